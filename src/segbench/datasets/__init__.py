@@ -1,0 +1,5 @@
+"""Dataset adapters: each turns its raw source into one :class:`~segbench.customer_data.CustomerData`."""
+
+from segbench.datasets.base import DatasetAdapter, load_dataset
+
+__all__ = ["DatasetAdapter", "load_dataset"]
