@@ -1,0 +1,69 @@
+"""Clustering algorithms from config: one YAML per algorithm in ``conf/algo/``.
+
+An algorithm config holds ``name``, ``_target_`` (any estimator class with ``fit`` and
+``labels_`` or ``fit_predict``), its hyperparameters, an optional ``search_space`` (used by
+tuning) and an optional ``max_customers`` guard for O(n²) methods. Adding an algorithm is
+adding one YAML file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+
+from segbench.errors import ConfigError, DataError
+
+#: Keys of an algorithm config that are not constructor parameters.
+RESERVED = ("name", "search_space", "max_customers", "description")
+#: Constructor parameters that set the number of segments.
+K_PARAMS = ("n_clusters", "n_components")
+
+
+def estimator_params(algo_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor parameters of an algorithm config (reserved keys and _target_ removed)."""
+    return {k: v for k, v in dict(algo_cfg).items() if k not in RESERVED and k != "_target_"}
+
+
+def build_estimator(algo_cfg: Mapping[str, Any], n_customers: int) -> Any:
+    """Instantiate the configured estimator, after checking it can run on ``n_customers``.
+
+    Refuses (with what to do instead) when ``n_customers`` exceeds the config's
+    ``max_customers`` guard or is smaller than the requested number of segments.
+    """
+    cfg = dict(algo_cfg)
+    name = cfg.get("name", cfg.get("_target_", "algorithm"))
+    if n_customers == 0:
+        raise DataError("no customers to segment (the dataset is empty after cleaning)")
+    limit = cfg.get("max_customers")
+    if limit is not None and n_customers > int(limit):
+        raise DataError(
+            f"algorithm '{name}' needs O(n²) memory and time and is limited to {limit} "
+            f"customers; this dataset has {n_customers}. Use algo=minibatch_kmeans, algo=gmm "
+            f"or algo=hdbscan, sample the data, or raise algo.max_customers={n_customers} "
+            "if you have the memory."
+        )
+    for key in K_PARAMS:
+        k = cfg.get(key)
+        if k is not None and int(k) > n_customers:
+            raise DataError(
+                f"algo.{key}={k} is larger than the number of customers ({n_customers}); "
+                f"choose algo.{key} <= {n_customers}"
+            )
+    params = {k: v for k, v in cfg.items() if k not in RESERVED}
+    try:
+        return instantiate(params, _convert_="all")
+    except InstantiationException as err:
+        raise ConfigError(f"cannot build algorithm '{name}': {err}") from err
+
+
+def fit_labels(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """Fit ``estimator`` on ``X`` and return integer labels (``-1`` = noise)."""
+    if hasattr(estimator, "fit_predict"):
+        labels = estimator.fit_predict(X)
+    else:
+        labels = estimator.fit(X).labels_
+    return np.asarray(labels, dtype=np.int64)

@@ -1,0 +1,72 @@
+"""The ``demographics`` block: numeric demographics as numbers, categorical ones one-hot.
+
+Reads the columns ``data.demographic_columns`` of ``customers``. Columns that are also
+sensitive attributes (present in ``data.sensitive``) are left out unless
+``include_sensitive=True``. Category levels are learned in :meth:`fit`, so new customers get
+the same columns (unseen levels are all-zero). Missing numeric values are imputed with the
+median learned in :meth:`fit`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segbench.customer_data import CustomerData
+from segbench.errors import DataError
+from segbench.features.base import FeatureBlock
+
+
+class DemographicsBlock(FeatureBlock):
+    """Numeric and one-hot categorical demographics.
+
+    Parameters
+    ----------
+    weight
+        Block weight in the composed matrix.
+    include_sensitive
+        Also use demographic columns that are sensitive attributes (off by default).
+    """
+
+    requires = ("demographics",)
+
+    def __init__(self, weight: float = 1.0, include_sensitive: bool = False):
+        super().__init__(weight)
+        self.include_sensitive = include_sensitive
+
+    def _columns(self, data: CustomerData) -> list[str]:
+        sensitive = set(data.sensitive.columns) if data.sensitive is not None else set()
+        columns = [
+            c for c in data.demographic_columns if self.include_sensitive or c not in sensitive
+        ]
+        if not columns:
+            raise DataError(
+                f"dataset '{data.name}': every demographic column {list(data.demographic_columns)} "
+                "is a sensitive attribute, so the demographics block has nothing to use; set "
+                "blocks.demographics.include_sensitive=true to use them anyway"
+            )
+        return columns
+
+    def fit(self, data: CustomerData) -> DemographicsBlock:
+        frame = data.customers[self._columns(data)]
+        self.numeric_ = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        self.medians_ = {c: float(frame[c].median()) for c in self.numeric_}
+        self.levels_ = {
+            c: sorted(frame[c].dropna().astype(str).unique().tolist())
+            for c in frame.columns
+            if c not in self.numeric_
+        }
+        return self
+
+    def transform(self, data: CustomerData) -> pd.DataFrame:
+        out = {}
+        for c in self.numeric_:
+            out[c] = data.customers[c].astype(float).fillna(self.medians_[c]).to_numpy()
+        for c, levels in self.levels_.items():
+            values = data.customers[c].astype(str).to_numpy()
+            for level in levels:
+                out[f"{c}={level}"] = (values == level).astype(np.float64)
+        return pd.DataFrame(out, index=data.customer_ids)
+
+    def profile(self, data: CustomerData) -> pd.DataFrame:
+        return self.transform(data)

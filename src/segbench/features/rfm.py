@@ -1,0 +1,119 @@
+"""The ``rfm`` block: recency, frequency, monetary (and optional extended behaviour).
+
+From transactions: recency = days from a customer's last purchase to the analysis date,
+frequency = distinct invoices, monetary = net spend (sum of quantity × unit price).
+Datasets without transactions may carry precomputed ``recency``, ``frequency`` and
+``monetary`` columns in ``customers`` (e.g. marketing_campaign); the block then uses those.
+
+Extended behaviour (``extended=True``, transactions only): tenure (days since first purchase),
+mean basket value (monetary / frequency), mean days between purchases, distinct products.
+
+Example
+-------
+>>> block = RFMBlock(log_transform=True)            # doctest: +SKIP
+>>> block.fit_transform(data).columns.tolist()      # doctest: +SKIP
+['recency', 'frequency', 'monetary']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segbench.customer_data import CustomerData
+from segbench.features.base import FeatureBlock
+
+RFM_COLUMNS = ("recency", "frequency", "monetary")
+EXTENDED_COLUMNS = ("tenure", "mean_basket", "mean_interpurchase_days", "distinct_products")
+
+
+def rfm_table(transactions: pd.DataFrame, analysis_date: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer recency, frequency, monetary and extended behaviour from transactions.
+
+    One ``groupby`` pass over the transactions; invoice-level aggregation first so frequency
+    and basket values count invoices, not lines.
+    """
+    tx = transactions[["customer_id", "invoice_id", "timestamp", "product_id"]].copy()
+    tx["amount"] = transactions["quantity"].to_numpy() * transactions["unit_price"].to_numpy()
+    invoices = tx.groupby(["customer_id", "invoice_id"], sort=False, observed=True).agg(
+        timestamp=("timestamp", "min"), amount=("amount", "sum")
+    )
+    per = invoices.groupby(level="customer_id", sort=False, observed=True).agg(
+        first=("timestamp", "min"),
+        last=("timestamp", "max"),
+        frequency=("amount", "size"),
+        monetary=("amount", "sum"),
+    )
+    day = pd.Timedelta(days=1)
+    out = pd.DataFrame(index=per.index)
+    out["recency"] = (analysis_date - per["last"]) / day
+    out["frequency"] = per["frequency"].astype(float)
+    out["monetary"] = per["monetary"].astype(float)
+    out["tenure"] = (analysis_date - per["first"]) / day
+    out["mean_basket"] = out["monetary"] / out["frequency"]
+    span = (per["last"] - per["first"]) / day
+    out["mean_interpurchase_days"] = np.where(
+        out["frequency"] > 1, span / (out["frequency"] - 1).clip(lower=1), out["tenure"]
+    )
+    distinct = tx.groupby("customer_id", sort=False, observed=True)["product_id"].nunique()
+    out["distinct_products"] = distinct.reindex(out.index).astype(float)
+    out.index = out.index.astype(str)
+    out.index.name = "customer_id"
+    return out
+
+
+class RFMBlock(FeatureBlock):
+    """Recency, frequency, monetary per customer.
+
+    Parameters
+    ----------
+    weight
+        Block weight in the composed matrix.
+    log_transform
+        Apply ``log1p`` to every column (RFM is heavily right-skewed); negative values
+        (net refunds) are clipped at 0 first.
+    extended
+        Add tenure, mean basket, mean days between purchases and distinct products
+        (needs transactions).
+    """
+
+    requires = ("transactions",)
+
+    def __init__(self, weight: float = 1.0, log_transform: bool = True, extended: bool = False):
+        super().__init__(weight)
+        self.log_transform = log_transform
+        self.extended = extended
+
+    def missing_part(self, data: CustomerData) -> str | None:
+        if data.has("transactions"):
+            return None
+        if self.extended:
+            return "transactions"
+        if all(c in data.customers.columns for c in RFM_COLUMNS):
+            return None
+        return "transactions (or precomputed recency/frequency/monetary columns)"
+
+    def _table(self, data: CustomerData) -> pd.DataFrame:
+        if data.has("transactions"):
+            if data.meta.analysis_date is not None:
+                when = data.meta.analysis_date
+            else:
+                when = data.transactions["timestamp"].max() + pd.Timedelta(days=1)
+            table = rfm_table(data.transactions, pd.Timestamp(when))
+        else:
+            table = data.customers[list(RFM_COLUMNS)].astype(float)
+        columns = list(RFM_COLUMNS) + (list(EXTENDED_COLUMNS) if self.extended else [])
+        # customers without transactions: no purchases, recency = the whole observed span
+        table = table.reindex(data.customer_ids)[columns]
+        fill = {c: 0.0 for c in columns}
+        fill["recency"] = float(table["recency"].max()) if table["recency"].notna().any() else 0.0
+        return table.fillna(fill)
+
+    def transform(self, data: CustomerData) -> pd.DataFrame:
+        table = self._table(data)
+        if self.log_transform:
+            table = np.log1p(table.clip(lower=0))
+        return table
+
+    def profile(self, data: CustomerData) -> pd.DataFrame:
+        return self._table(data)

@@ -1,0 +1,132 @@
+"""What segbench logs for a run: tags, the dataset's provenance, metrics and artifacts.
+
+Artifacts of a run::
+
+    config.yaml                       resolved config
+    data/cleaning_report.csv          rows dropped per cleaning step (real datasets)
+    profiles/segment_profiles.{md,csv}
+    plots/projection.png              2-D PCA projection coloured by segment
+    plots/segment_sizes.png
+    assignments.parquet               pseudonymised customer_id → segment
+    model/                            MLflow model with a signature (estimators with predict)
+    error.txt                         traceback, on failure only
+
+Never logged: raw customer identifiers, names, e-mails, texts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from segbench import plots
+from segbench.customer_data import CustomerData
+from segbench.features import FeatureMatrix
+from segbench.profiles import profiles_markdown
+from segbench.tracking.mlflow_run import RunTracker, git_commit
+
+log = logging.getLogger(__name__)
+
+
+def run_tags(
+    cfg: DictConfig, overrides: list[str], version: str, key_source: str
+) -> dict[str, str]:
+    """Static tags of a run (known before any work)."""
+    tags = {
+        "segbench.version": version,
+        "segbench.features": str(cfg.features),
+        "segbench.algo": str(cfg.algo.get("name", "")),
+        "segbench.dataset": str(cfg.dataset.name),
+        "segbench.preprocess": str(cfg.preprocess.get("name", "")),
+        "segbench.seed": str(cfg.seed),
+        "segbench.overrides": " ".join(overrides),
+        "segbench.pseudonym_key": key_source,
+    }
+    commit = git_commit()
+    if commit:
+        tags["segbench.git_commit"] = commit
+    return tags
+
+
+def log_dataset(run: RunTracker, data: CustomerData) -> None:
+    """Fingerprint, size and cleaning report of the loaded dataset."""
+    tags = {"segbench.dataset_fingerprint": data.meta.fingerprint}
+    if "cache" in data.meta.notes:
+        tags["segbench.dataset_cache"] = str(data.meta.notes["cache"])
+    run.tags(tags)
+    report = data.meta.cleaning_report()
+    if len(report):
+        run.table(report, "data/cleaning_report.csv", index=False)
+
+
+def log_outputs(
+    run: RunTracker,
+    cfg: DictConfig,
+    metrics: Mapping[str, float],
+    notes: Mapping[str, str],
+    profiles: pd.DataFrame,
+    labels: np.ndarray,
+    features: FeatureMatrix,
+    estimator: Any,
+) -> None:
+    """Metrics, notes as tags, profiles, plots, assignments and the model."""
+    run.metrics(metrics)
+    if notes:
+        run.tags({f"segbench.{k}": v for k, v in notes.items()})
+    run.text(profiles_markdown(profiles), "profiles/segment_profiles.md")
+    run.table(profiles, "profiles/segment_profiles.csv")
+    assignments = pd.DataFrame(
+        {"customer_id": features.index.astype(str), "segment": np.asarray(labels)}
+    )
+    run.table(assignments, "assignments.parquet", index=False)
+    title = f"{cfg.algo.get('name')} · {cfg.features} · {cfg.dataset.name}"
+    if cfg.tracking.get("log_plots", True):
+        run.figure(plots.projection_scatter(features.X, labels, title, cfg.seed), "plots/projection.png")
+        run.figure(plots.segment_sizes(labels, title), "plots/segment_sizes.png")
+    if cfg.tracking.get("log_model", True):
+        log_model(estimator, features.X, features.columns)
+
+
+def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> None:
+    """Log the fitted estimator as an MLflow model; with a signature when it can predict."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    sample = pd.DataFrame(X[: min(len(X), 5)], columns=columns)
+    signature = None
+    if hasattr(estimator, "predict"):
+        try:
+            signature = infer_signature(sample, estimator.predict(sample.to_numpy()))
+        except Exception as err:  # an estimator whose predict needs more than X
+            log.warning("no model signature: %s", err)
+    # explicit requirements: MLflow's inference imports the whole environment (~5 s)
+    # skops (MLflow's default) only trusts scikit-learn's own types
+    native = type(estimator).__module__.startswith("sklearn.")
+    mlflow.sklearn.log_model(
+        estimator,
+        name="model",
+        signature=signature,
+        pip_requirements=model_requirements(estimator),
+        serialization_format="skops" if native else "cloudpickle",
+    )
+
+
+def model_requirements(estimator: Any) -> list[str]:
+    """Pinned pip requirements of a logged estimator (its library and scikit-learn)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    names = {"scikit-learn", "numpy", "pandas"}
+    if type(estimator).__module__.split(".")[0] == "hdbscan":
+        names.add("hdbscan")
+    pins = []
+    for name in sorted(names):
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pins.append(name)
+    return pins
