@@ -3,7 +3,7 @@
 Example
 -------
 >>> from segbench.api import run                                   # doctest: +SKIP
->>> result = run(["algo=gmm", "features=rfm+text", "tracking.uri=sqlite:///nb.db"])  # doctest: +SKIP
+>>> result = run(["algo=gmm", "features=rfm+text"])               # doctest: +SKIP
 >>> result.metrics["silhouette"], result.run_id                     # doctest: +SKIP
 """
 
@@ -21,7 +21,9 @@ from segbench.experiment import RunResult, run_experiment
 def compose_config(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
     """The composed config for ``overrides`` (same syntax as the command line)."""
     register_experiments()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3", job_name="segbench"):
+    with initialize_config_dir(
+        config_dir=str(config_dir()), version_base="1.3", job_name="segbench"
+    ):
         return compose(config_name=config_name, overrides=list(overrides))
 
 

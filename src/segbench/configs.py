@@ -25,7 +25,9 @@ def _locate(name: str) -> Path:
     for candidate in (_PACKAGE / name, _SOURCE_ROOT / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"segbench's {name}/ folder is missing (looked in {_PACKAGE}, {_SOURCE_ROOT})")
+    raise FileNotFoundError(
+        f"segbench's {name}/ folder is missing (looked in {_PACKAGE}, {_SOURCE_ROOT})"
+    )
 
 
 def config_dir() -> Path:

@@ -76,7 +76,9 @@ class DatasetMeta:
             }
             for s in self.cleaning
         ]
-        return pd.DataFrame(rows, columns=["step", "rows_before", "rows_after", "dropped", "reason"])
+        return pd.DataFrame(
+            rows, columns=["step", "rows_before", "rows_after", "dropped", "reason"]
+        )
 
 
 @dataclass

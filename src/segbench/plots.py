@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.decomposition import PCA
 
 MAX_POINTS = 5000
 

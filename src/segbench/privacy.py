@@ -34,8 +34,9 @@ def _key() -> bytes:
 def pseudonymise_ids(ids: pd.Index | pd.Series, key: bytes | None = None) -> pd.Index:
     """Map raw ids to 16-hex-digit HMAC-SHA256 pseudonyms (same id, same key → same pseudonym).
 
-    >>> pseudonymise_ids(pd.Index(["17850"]), key=b"k")[0] == pseudonymise_ids(pd.Index(["17850"]), key=b"k")[0]
-    True
+    >>> a = pseudonymise_ids(pd.Index(["17850"]), key=b"k")
+    >>> bool(a[0] == pseudonymise_ids(pd.Index(["17850"]), key=b"k")[0]), len(a[0])
+    (True, 16)
     """
     secret = key if key is not None else _key()
     values = pd.Index(ids).astype(str)

@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 
-def build_blocks(blocks_cfg: Mapping[str, Any], names: list[str] | None = None) -> dict[str, FeatureBlock]:
+def build_blocks(
+    blocks_cfg: Mapping[str, Any], names: list[str] | None = None
+) -> dict[str, FeatureBlock]:
     """Instantiate the named blocks (all when ``names`` is None) from their configs."""
     chosen = list(blocks_cfg) if names is None else names
     return {name: instantiate(blocks_cfg[name], _convert_="all") for name in chosen}

@@ -153,7 +153,9 @@ class FeaturePipeline:
                 values = self.scalers_[name].transform(values)
             total = float(values.var(axis=0).sum())
             weight = float(self.blocks[name].weight)
-            self.factors_[name] = weight / np.sqrt(total) if self.block_weighting and total > 0 else weight
+            self.factors_[name] = (
+                weight / np.sqrt(total) if self.block_weighting and total > 0 else weight
+            )
         self.pca_ = None
         matrix = self._compose(frames, data)
         if self.reduce == "pca":
@@ -182,9 +184,7 @@ class FeaturePipeline:
         if not np.isfinite(X).all():
             bad = [c for c, ok in zip(columns, np.isfinite(X).all(axis=0), strict=True) if not ok]
             raise DataError(f"dataset '{data.name}': non-finite feature values in {bad[:5]}")
-        profile = pd.concat(
-            [block.profile(data) for block in self.blocks.values()], axis=1
-        )
+        profile = pd.concat([block.profile(data) for block in self.blocks.values()], axis=1)
         profile = profile.loc[:, ~profile.columns.duplicated()]
         return FeatureMatrix(X, data.customer_ids, columns, owners, profile)
 

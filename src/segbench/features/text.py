@@ -85,9 +85,7 @@ class TextBlock(FeatureBlock):
         rows, codes = rows[keep], codes[keep]
         counts = np.bincount(rows, minlength=data.n_customers).astype(np.float64)
         weights = 1.0 / counts[rows]
-        pool = sparse.csr_matrix(
-            (weights, (rows, codes)), shape=(data.n_customers, len(uniques))
-        )
+        pool = sparse.csr_matrix((weights, (rows, codes)), shape=(data.n_customers, len(uniques)))
         return np.asarray(pool @ vectors, dtype=np.float64), counts > 0
 
     def _documents(self, data: CustomerData) -> tuple[pd.Series, np.ndarray]:
@@ -102,8 +100,7 @@ class TextBlock(FeatureBlock):
         elif self.method == "tfidf":
             docs, has_text = self._documents(data)
             if fitting:
-                self.vectorizer_ = TfidfVectorizer(min_df=2, max_features=50_000,
-                                                   sublinear_tf=True)
+                self.vectorizer_ = TfidfVectorizer(min_df=2, max_features=50_000, sublinear_tf=True)
                 tfidf = self.vectorizer_.fit_transform(docs)
                 k = max(1, min(self.svd_components, tfidf.shape[1] - 1))
                 self.svd_ = TruncatedSVD(n_components=k, random_state=0).fit(tfidf)

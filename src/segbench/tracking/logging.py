@@ -86,7 +86,9 @@ def log_outputs(
     run.table(assignments, "assignments.parquet", index=False)
     title = f"{cfg.algo.get('name')} · {cfg.features} · {cfg.dataset.name}"
     if cfg.tracking.get("log_plots", True):
-        run.figure(plots.projection_scatter(features.X, labels, title, cfg.seed), "plots/projection.png")
+        run.figure(
+            plots.projection_scatter(features.X, labels, title, cfg.seed), "plots/projection.png"
+        )
         run.figure(plots.segment_sizes(labels, title), "plots/segment_sizes.png")
     if cfg.tracking.get("log_model", True):
         log_model(estimator, features.X, features.columns)

@@ -167,7 +167,7 @@ def tracked_run(
     try:
         yield tracker
     except BaseException as err:
-        message = f"{type(err).__name__}: {err}" if not str(err) == "" else type(err).__name__
+        message = f"{type(err).__name__}: {err}" if str(err) != "" else type(err).__name__
         try:
             tracker.tags({"segbench.error": message})
             tracker.text("".join(traceback.format_exception(err)), "error.txt")
@@ -186,9 +186,11 @@ def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
