@@ -1,0 +1,37 @@
+# The two set-up commands of the README:
+#   make run    create .venv, install segbench (CPU torch pinned), run the main job
+#   make test   install if needed, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# the real datasets live outside the project (never committed); tests read them from here
+SEGBENCH_DATA_DIR ?= $(abspath ../shared/data)
+export SEGBENCH_DATA_DIR
+# models come from installed packages only; nothing is downloaded at run time
+export HF_HUB_OFFLINE := 1
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# the CPU build; without the pin pip fetches a multi-GB CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,launchers]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python -m segbench algo=gmm features=rfm+text
+
+test: install
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py

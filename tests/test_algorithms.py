@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from segbench.algorithms import build_estimator, estimator_params, fit_labels
+from segbench.errors import DataError
+
+ALGO_DIR = Path(__file__).resolve().parents[1] / "conf" / "algo"
+ALGOS = sorted(p.stem for p in ALGO_DIR.glob("*.yaml"))
+
+
+def load(name: str) -> dict:
+    cfg = OmegaConf.load(ALGO_DIR / f"{name}.yaml")
+    cfg = OmegaConf.merge({"seed": 0}, {"algo": cfg})
+    return OmegaConf.to_container(cfg.algo, resolve=True)
+
+
+def test_every_required_algorithm_has_a_config():
+    assert {"kmeans", "minibatch_kmeans", "agglomerative", "dbscan", "hdbscan", "gmm"} <= set(ALGOS)
+
+
+@pytest.mark.parametrize("name", ALGOS)
+def test_each_algorithm_config_fits_well_separated_blobs(name):
+    X, truth = make_blobs(n_samples=600, centers=3, cluster_std=0.4, random_state=0)
+    X = (X - X.mean(0)) / X.std(0)
+    cfg = load(name)
+    for key in ("n_clusters", "n_components"):
+        if key in cfg:
+            cfg[key] = 3
+    if name == "dbscan":
+        cfg["eps"] = 0.3
+    labels = fit_labels(build_estimator(cfg, len(X)), X)
+    assert labels.dtype == np.int64 and len(labels) == 600
+    assert adjusted_rand_score(truth, labels) > 0.9
+    assert "search_space" in cfg and "name" not in estimator_params(cfg)
+
+
+def test_k_larger_than_the_data_is_refused_with_the_numbers():
+    with pytest.raises(DataError, match=r"algo.n_clusters=50 is larger than the number of customers \(10\)"):
+        build_estimator(load("kmeans") | {"n_clusters": 50}, 10)
+
+
+def test_quadratic_algorithm_is_refused_above_its_limit_with_advice():
+    cfg = load("agglomerative") | {"max_customers": 100}
+    with pytest.raises(DataError, match=r"O\(n²\).*minibatch_kmeans.*max_customers=101"):
+        build_estimator(cfg, 101)
+    build_estimator(cfg, 100)  # at the limit it is allowed
+
+
+def test_empty_data_is_refused():
+    with pytest.raises(DataError, match="empty"):
+        build_estimator(load("kmeans"), 0)

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
+
+from segbench.evaluation import evaluate
+from segbench.evaluation.metrics import sampled_silhouette
+
+
+@pytest.fixture
+def blobs():
+    return make_blobs(n_samples=400, centers=4, random_state=1)
+
+
+def test_partition_metrics_have_the_stable_names(blobs):
+    X, y = blobs
+    metrics, notes = evaluate(X, y, truth=y)
+    assert {"n_segments", "noise_fraction", "silhouette", "davies_bouldin", "calinski_harabasz",
+            "ari", "ami", "nmi", "silhouette_sample_size"} <= set(metrics)
+    assert metrics["ari"] == 1.0 and metrics["n_segments"] == 4 and notes == {}
+    assert metrics["silhouette"] == pytest.approx(silhouette_score(X, y))
+
+
+def test_noise_is_excluded_from_internal_metrics_and_reported(blobs):
+    X, y = blobs
+    noisy = y.copy()
+    noisy[:40] = -1
+    metrics, _ = evaluate(X, noisy)
+    keep = noisy != -1
+    assert metrics["noise_fraction"] == pytest.approx(0.1)
+    assert metrics["n_segments"] == 4
+    assert metrics["silhouette"] == pytest.approx(silhouette_score(X[keep], noisy[keep]))
+
+
+def test_fewer_than_two_segments_leaves_metrics_absent_with_a_reason(blobs):
+    X, _ = blobs
+    labels = np.zeros(len(X), dtype=int)
+    labels[:5] = -1
+    metrics, notes = evaluate(X, labels)
+    assert "silhouette" not in metrics and "davies_bouldin" not in metrics
+    assert metrics["n_segments"] == 1
+    assert "at least 2" in notes["metrics_skipped"]
+
+
+def test_silhouette_is_sampled_above_the_threshold(blobs):
+    X, y = blobs
+    value, used = sampled_silhouette(X, y, sample_size=100, seed=0)
+    assert used == 100
+    assert value == pytest.approx(silhouette_score(X, y), abs=0.1)
+    assert sampled_silhouette(X, y, 100, 0) == (value, used)  # seeded
+
+
+def test_gmm_gets_bic_and_aic(blobs):
+    X, _ = blobs
+    gmm = GaussianMixture(4, random_state=0)
+    labels = gmm.fit_predict(X)
+    metrics, _ = evaluate(X, labels, model=gmm)
+    assert metrics["bic"] == pytest.approx(gmm.bic(X))
