@@ -1,0 +1,280 @@
+"""Parse each raw source once: a Parquet cache of cleaned :class:`CustomerData`.
+
+Reading and cleaning a raw file (541,909 CSV lines for online_retail, minutes for an ``.xlsx``)
+is done once; the cleaned parts are written as Parquet files plus a small ``meta.json`` (meta,
+cleaning report, notes) under::
+
+    cache_dir()/datasets/<name>-<key>/
+
+where ``cache_dir()`` is ``SEGBENCH_CACHE_DIR`` (default ``~/.cache/segbench``) and ``key`` is a
+hash of
+
+- the fingerprint of every source file (:func:`source_fingerprint`: the full SHA-256 of the
+  bytes for files up to 256 MiB, else size + mtime + SHA-256 of the first and last MiB),
+- the adapter class and its ``cache_version`` (bumped when its cleaning logic changes),
+- the adapter's cleaning options (:meth:`CachedAdapter.cache_params`, i.e. every
+  ``__init__`` parameter except ``path`` and ``cache``),
+- :data:`CACHE_FORMAT`.
+
+So editing the source file or any cleaning option gives a new entry; moving the file does not.
+A hit is checked against the stored content fingerprint (a corrupt or stale entry is rebuilt).
+Entries are written to a temporary folder and renamed into place, so parallel jobs of a sweep
+never read a half-written entry. ``meta.notes["cache"]`` says ``"hit"``, ``"miss"`` or
+``"off"``; ``meta.notes["load_seconds"]`` how long :meth:`CachedAdapter.load` took.
+
+Provenance: written for segbench (issue 3); DESIGN.md §12 "read CSV once and cache a cleaned
+Parquet keyed by the source's fingerprint".
+
+Example
+-------
+>>> from segbench.datasets.mall_customers import MallCustomersDataset   # doctest: +SKIP
+>>> MallCustomersDataset().load().meta.notes["cache"]                   # doctest: +SKIP
+'miss'
+>>> MallCustomersDataset().load().meta.notes["cache"]                   # doctest: +SKIP
+'hit'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segbench.customer_data import CleaningStep, CustomerData, DatasetMeta, fingerprint_frames
+from segbench.datasets.base import DatasetAdapter
+from segbench.settings import cache_dir
+
+log = logging.getLogger(__name__)
+
+#: Version of the on-disk layout; part of every key.
+CACHE_FORMAT = 1
+#: Files up to this size are hashed in full; larger ones by size, mtime, first and last MiB.
+FULL_HASH_LIMIT = 256 * 2**20
+_CHUNK = 2**20
+FRAME_PARTS = ("customers", "transactions", "texts", "sensitive", "outcomes")
+
+
+def source_fingerprint(path: str | os.PathLike[str], full_hash_limit: int = FULL_HASH_LIMIT) -> str:
+    """A content fingerprint of a source file (see the module docstring for the rule)."""
+    path = Path(path)
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        if stat.st_size <= full_hash_limit:
+            digest.update(b"full")
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                digest.update(chunk)
+        else:
+            digest.update(f"partial:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            digest.update(handle.read(_CHUNK))
+            handle.seek(-_CHUNK, os.SEEK_END)
+            digest.update(handle.read(_CHUNK))
+    return digest.hexdigest()[:32]
+
+
+def content_fingerprint(data: CustomerData) -> str:
+    """The content hash of a dataset's cleaned parts (what ``meta.fingerprint`` holds)."""
+    return fingerprint_frames(
+        data.customers,
+        data.transactions,
+        data.texts,
+        data.sensitive,
+        data.labels,
+        data.outcomes,
+    )
+
+
+def cache_key(adapter: str, sources: Sequence[str], params: Mapping[str, Any]) -> str:
+    """The 16-hex-digit key of a cache entry from source fingerprints and cleaning options."""
+    payload = json.dumps(
+        {"format": CACHE_FORMAT, "adapter": adapter, "sources": list(sources), "params": params},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def entry_dir(name: str, key: str) -> Path:
+    """The folder of the cache entry ``key`` of dataset ``name``."""
+    return cache_dir() / "datasets" / f"{name}-{key}"
+
+
+def save_entry(data: CustomerData, directory: Path, extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``data`` as a cache entry (atomically: temporary folder, then rename)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        parts = []
+        for part in FRAME_PARTS:
+            frame = getattr(data, part)
+            if frame is not None:
+                frame.to_parquet(tmp / f"{part}.parquet")
+                parts.append(part)
+        labels_name = None
+        if data.labels is not None:
+            labels_name = data.labels.name
+            data.labels.to_frame(name="label").to_parquet(tmp / "labels.parquet")
+            parts.append("labels")
+        notes = {k: v for k, v in data.meta.notes.items() if k not in ("cache", "load_seconds")}
+        meta = {
+            "format": CACHE_FORMAT,
+            "name": data.meta.name,
+            "source": data.meta.source,
+            "licence": data.meta.licence,
+            "fingerprint": data.meta.fingerprint,
+            "analysis_date": (
+                None if data.meta.analysis_date is None else data.meta.analysis_date.isoformat()
+            ),
+            "cleaning": [
+                {
+                    "step": s.step,
+                    "rows_before": s.rows_before,
+                    "rows_after": s.rows_after,
+                    "reason": s.reason,
+                }
+                for s in data.meta.cleaning
+            ],
+            "notes": notes,
+            "demographic_columns": list(data.demographic_columns),
+            "parts": parts,
+            "labels_name": labels_name,
+            "created": pd.Timestamp.now(tz="UTC").isoformat(),
+            **(dict(extra) if extra else {}),
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        try:
+            tmp.rename(directory)
+        except OSError:  # another process wrote the same entry first: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def load_entry(directory: Path, verify: bool = True) -> CustomerData | None:
+    """Read a cache entry; ``None`` if absent, unreadable or (``verify``) not matching its hash."""
+    meta_file = directory / "meta.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+        if meta.get("format") != CACHE_FORMAT:
+            return None
+        frames = {
+            part: pd.read_parquet(directory / f"{part}.parquet")
+            for part in meta["parts"]
+            if part in FRAME_PARTS
+        }
+        labels = None
+        if "labels" in meta["parts"]:
+            labels = pd.read_parquet(directory / "labels.parquet")["label"]
+            labels.name = meta.get("labels_name")
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("unreadable dataset cache entry %s (%s); rebuilding", directory, exc)
+        return None
+    analysis_date = meta.get("analysis_date")
+    data = CustomerData(
+        customers=frames["customers"],
+        transactions=frames.get("transactions"),
+        texts=frames.get("texts"),
+        sensitive=frames.get("sensitive"),
+        labels=labels,
+        outcomes=frames.get("outcomes"),
+        demographic_columns=tuple(meta.get("demographic_columns", ())),
+        meta=DatasetMeta(
+            name=meta["name"],
+            source=meta.get("source", ""),
+            licence=meta.get("licence", ""),
+            fingerprint=meta.get("fingerprint", ""),
+            analysis_date=None if analysis_date is None else pd.Timestamp(analysis_date),
+            cleaning=[CleaningStep(**step) for step in meta.get("cleaning", [])],
+            notes=dict(meta.get("notes", {})),
+        ),
+    )
+    if verify and content_fingerprint(data) != data.meta.fingerprint:
+        log.warning("dataset cache entry %s does not match its fingerprint; rebuilding", directory)
+        return None
+    return data
+
+
+def cached_load(
+    name: str,
+    adapter: str,
+    sources: Sequence[Path],
+    params: Mapping[str, Any],
+    build: Callable[[], CustomerData],
+    enabled: bool = True,
+) -> CustomerData:
+    """``build()`` once per (source content, cleaning options); later calls read the cache."""
+    started = time.perf_counter()
+    if not enabled:
+        data = build()
+        status, where = "off", None
+    else:
+        key = cache_key(adapter, [source_fingerprint(p) for p in sources], params)
+        where = entry_dir(name, key)
+        cached = load_entry(where)
+        if cached is not None:
+            data, status = cached, "hit"
+        else:
+            data, status = build(), "miss"
+            if where.exists():  # stale or corrupt entry
+                shutil.rmtree(where, ignore_errors=True)
+            save_entry(data, where, extra={"adapter": adapter, "params": dict(params)})
+    notes = dict(data.meta.notes)
+    notes["cache"] = status
+    if where is not None:
+        notes["cache_entry"] = where.name
+    notes["load_seconds"] = round(time.perf_counter() - started, 3)
+    return replace(data, meta=replace(data.meta, notes=notes))
+
+
+class CachedAdapter(DatasetAdapter):
+    """A :class:`DatasetAdapter` whose :meth:`load` goes through the Parquet cache.
+
+    Subclasses implement :meth:`sources` (the files read) and :meth:`build` (read and clean,
+    returning raw-id :class:`CustomerData` with a filled meta); they keep ``cache`` (bool) and
+    their options as attributes of the same names as their ``__init__`` parameters.
+    """
+
+    #: Bump when the cleaning logic changes, so old cache entries are not reused.
+    cache_version: int = 1
+    cache: bool = True
+
+    @abstractmethod
+    def sources(self) -> list[Path]:
+        """The raw files this adapter reads (resolved; :class:`DataError` when missing)."""
+
+    @abstractmethod
+    def build(self) -> CustomerData:
+        """Read the sources and clean them (no cache involved)."""
+
+    def cache_params(self) -> dict[str, Any]:
+        """The options that change the cleaned result (all parameters but ``path``/``cache``)."""
+        params = {k: v for k, v in vars(self).items() if k not in ("path", "cache")}
+        params["cache_version"] = self.cache_version
+        return params
+
+    def load(self) -> CustomerData:
+        cls = type(self)
+        return cached_load(
+            name=self.name,
+            adapter=f"{cls.__module__}.{cls.__qualname__}",
+            sources=self.sources(),
+            params=self.cache_params(),
+            build=self.build,
+            enabled=bool(self.cache),
+        )
