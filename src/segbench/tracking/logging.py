@@ -8,7 +8,8 @@ Artifacts of a run::
     plots/projection.png              2-D PCA projection coloured by segment
     plots/segment_sizes.png
     assignments.parquet               pseudonymised customer_id → segment
-    model/                            MLflow model with a signature (estimators with predict)
+    (model)                           MLflow logged model with a signature (when it can
+                                      predict); its URI is the tag ``segbench.model_uri``
     error.txt                         traceback, on failure only
 
 Never logged: raw customer identifiers, names, e-mails, texts.
@@ -91,11 +92,16 @@ def log_outputs(
         )
         run.figure(plots.segment_sizes(labels, title), "plots/segment_sizes.png")
     if cfg.tracking.get("log_model", True):
-        log_model(estimator, features.X, features.columns)
+        info = log_model(estimator, features.X, features.columns)
+        run.tags({"segbench.model_uri": info.model_uri})
 
 
-def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> None:
-    """Log the fitted estimator as an MLflow model; with a signature when it can predict."""
+def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> Any:
+    """Log the fitted estimator as an MLflow model (a signature when it can predict).
+
+    MLflow 3 keeps models as logged-model entities linked to the run (``models:/<id>``),
+    not under the run's artifacts; the returned ``ModelInfo.model_uri`` is tagged on the run.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
@@ -109,7 +115,7 @@ def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> None:
     # explicit requirements: MLflow's inference imports the whole environment (~5 s)
     # skops (MLflow's default) only trusts scikit-learn's own types
     native = type(estimator).__module__.startswith("sklearn.")
-    mlflow.sklearn.log_model(
+    return mlflow.sklearn.log_model(
         estimator,
         name="model",
         signature=signature,
