@@ -40,7 +40,9 @@ def test_each_algorithm_config_fits_well_separated_blobs(name):
 
 
 def test_k_larger_than_the_data_is_refused_with_the_numbers():
-    with pytest.raises(DataError, match=r"algo.n_clusters=50 is larger than the number of customers \(10\)"):
+    with pytest.raises(
+        DataError, match=r"algo.n_clusters=50 is larger than the number of customers \(10\)"
+    ):
         build_estimator(load("kmeans") | {"n_clusters": 50}, 10)
 
 

@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
-from toydata import toy_data
 
 from segbench.customer_data import CustomerData, DatasetMeta, fingerprint_frames
 from segbench.errors import DataError
 from segbench.privacy import pseudonymise, pseudonymise_ids
+from toydata import toy_data
 
 
 def test_toy_data_is_valid_and_lists_its_parts():

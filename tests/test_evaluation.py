@@ -16,8 +16,17 @@ def blobs():
 def test_partition_metrics_have_the_stable_names(blobs):
     X, y = blobs
     metrics, notes = evaluate(X, y, truth=y)
-    assert {"n_segments", "noise_fraction", "silhouette", "davies_bouldin", "calinski_harabasz",
-            "ari", "ami", "nmi", "silhouette_sample_size"} <= set(metrics)
+    assert {
+        "n_segments",
+        "noise_fraction",
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "ari",
+        "ami",
+        "nmi",
+        "silhouette_sample_size",
+    } <= set(metrics)
     assert metrics["ari"] == 1.0 and metrics["n_segments"] == 4 and notes == {}
     assert metrics["silhouette"] == pytest.approx(silhouette_score(X, y))
 

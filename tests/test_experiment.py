@@ -29,7 +29,9 @@ def artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> set
 
 
 def test_a_run_logs_params_tags_metrics_and_artifacts(tracking_uri):
-    result = run(overrides(tracking_uri, "algo=kmeans", "algo.n_clusters=3", "features=rfm+demographics"))
+    result = run(
+        overrides(tracking_uri, "algo=kmeans", "algo.n_clusters=3", "features=rfm+demographics")
+    )
     client = MlflowClient(tracking_uri)
     stored = client.get_run(result.run_id)
     assert stored.info.status == "FINISHED"
@@ -39,19 +41,44 @@ def test_a_run_logs_params_tags_metrics_and_artifacts(tracking_uri):
     assert tags["segbench.features"] == "rfm+demographics" and tags["segbench.algo"] == "kmeans"
     assert len(tags["segbench.dataset_fingerprint"]) == 16
     assert "segbench.version" in tags and "algo.n_clusters=3" in tags["segbench.overrides"]
-    for name in ("silhouette", "davies_bouldin", "calinski_harabasz", "n_segments",
-                 "noise_fraction", "fit_seconds", "ari", "ami", "nmi", "inertia"):
+    for name in (
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "n_segments",
+        "noise_fraction",
+        "fit_seconds",
+        "ari",
+        "ami",
+        "nmi",
+        "inertia",
+    ):
         assert name in metrics, name
     assert metrics["ari"] > 0.9 and metrics["n_segments"] == 3
     files = artifacts(client, result.run_id)
-    assert {"config.yaml", "profiles/segment_profiles.md", "profiles/segment_profiles.csv",
-            "plots/projection.png", "plots/segment_sizes.png", "assignments.parquet"} <= files
-    local = Path(mlflow.artifacts.download_artifacts(run_id=result.run_id, tracking_uri=tracking_uri))
+    assert {
+        "config.yaml",
+        "profiles/segment_profiles.md",
+        "profiles/segment_profiles.csv",
+        "plots/projection.png",
+        "plots/segment_sizes.png",
+        "assignments.parquet",
+    } <= files
+    local = Path(
+        mlflow.artifacts.download_artifacts(run_id=result.run_id, tracking_uri=tracking_uri)
+    )
     assignments = pd.read_parquet(local / "assignments.parquet")
     assert len(assignments) == 300
     assert not assignments["customer_id"].str.startswith("T").any()  # pseudonymised, never raw
     profiles = pd.read_csv(local / "profiles" / "segment_profiles.csv")
-    assert {"size", "share", "mean_recency", "mean_frequency", "mean_monetary", "revenue_share"} <= set(profiles.columns)
+    assert {
+        "size",
+        "share",
+        "mean_recency",
+        "mean_frequency",
+        "mean_monetary",
+        "revenue_share",
+    } <= set(profiles.columns)
     assert profiles["size"].sum() == 300
     model = mlflow.pyfunc.load_model(tags["segbench.model_uri"])
     assert model.metadata.signature is not None

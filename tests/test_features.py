@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from toydata import toy_data
 
 from segbench.customer_data import CustomerData, DatasetMeta
 from segbench.errors import ConfigError, DataError
@@ -10,6 +9,7 @@ from segbench.features.demographics import DemographicsBlock
 from segbench.features.embeddings import Embedder
 from segbench.features.rfm import RFMBlock, rfm_table
 from segbench.features.text import TextBlock
+from toydata import toy_data
 
 VALID = ["rfm", "demographics", "text"]
 
@@ -17,7 +17,9 @@ VALID = ["rfm", "demographics", "text"]
 def test_parse_expression_any_order_and_clear_errors():
     assert parse_expression("text+rfm", VALID) == ["text", "rfm"]
     assert parse_expression("rfm+demographics+text", VALID) == ["rfm", "demographics", "text"]
-    with pytest.raises(ConfigError, match=r"unknown feature block.*'rmf'.*valid blocks: demographics, rfm, text"):
+    with pytest.raises(
+        ConfigError, match=r"unknown feature block.*'rmf'.*valid blocks: demographics, rfm, text"
+    ):
         parse_expression("rmf+text", VALID)
     with pytest.raises(ConfigError, match="twice"):
         parse_expression("rfm+rfm", VALID)
@@ -51,9 +53,7 @@ def test_rfm_block_log_transform_and_precomputed_columns():
     assert list(raw.columns) == ["recency", "frequency", "monetary"]
     np.testing.assert_allclose(logged.to_numpy(), np.log1p(raw.clip(lower=0)).to_numpy())
     # a dataset without transactions but with precomputed columns
-    pre = CustomerData(
-        customers=raw.copy(), meta=DatasetMeta("pre"), demographic_columns=()
-    )
+    pre = CustomerData(customers=raw.copy(), meta=DatasetMeta("pre"), demographic_columns=())
     assert RFMBlock().missing_part(pre) is None
     assert RFMBlock(extended=True).missing_part(pre) == "transactions"
 

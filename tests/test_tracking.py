@@ -40,8 +40,11 @@ def test_a_failing_run_is_marked_failed_and_keeps_what_was_logged(tracking_uri):
     assert stored.info.status == "FAILED"
     assert stored.data.tags["segbench.error"] == "DataError: column 'x' missing"
     assert stored.data.params == {"a": "1"} and stored.data.metrics == {"m": 0.5}
-    error = Path(mlflow.artifacts.download_artifacts(run_id=run.run_id, artifact_path="error.txt",
-                                                     tracking_uri=tracking_uri))
+    error = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.run_id, artifact_path="error.txt", tracking_uri=tracking_uri
+        )
+    )
     assert "column 'x' missing" in error.read_text()
 
 

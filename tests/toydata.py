@@ -34,7 +34,8 @@ def toy_data(n: int = 300, seed: int = 0) -> CustomerData:
         {
             "customer_id": ids[owner],
             "invoice_id": [f"I{i:06d}" for i in range(len(owner))],
-            "timestamp": start + pd.to_timedelta(rng.integers(0, 100, len(owner)) + 120 * group[owner], unit="D"),
+            "timestamp": start
+            + pd.to_timedelta(rng.integers(0, 100, len(owner)) + 120 * group[owner], unit="D"),
             "product_id": rng.choice(["P1", "P2", "P3"], len(owner)),
             "description": "item",
             "quantity": rng.integers(1, 4, len(owner)),
@@ -45,7 +46,9 @@ def toy_data(n: int = 300, seed: int = 0) -> CustomerData:
     texts = pd.DataFrame({"customer_id": ids, "text": REVIEWS[group]})
     labels = pd.Series(group.astype(str), index=ids, name="segment")
     meta = DatasetMeta(
-        name="toy", source="tests", fingerprint=fingerprint_frames(customers, transactions),
+        name="toy",
+        source="tests",
+        fingerprint=fingerprint_frames(customers, transactions),
         analysis_date=pd.Timestamp("2024-12-31"),
     )
     return CustomerData(

@@ -16,10 +16,10 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from segbench import __version__
-from segbench.algorithms import build_estimator, fit_labels
+from segbench.algorithms import fit_segmentation
 from segbench.customer_data import CustomerData
 from segbench.datasets import load_dataset
-from segbench.evaluation import evaluate
+from segbench.evaluation.suite import score
 from segbench.features import (
     FeatureMatrix,
     build_blocks,
@@ -81,31 +81,21 @@ def run_experiment(
         features = pipeline.fit_transform(data)
         log.info("features: %d customers × %d columns (%s)", *features.shape, cfg.features)
 
-        estimator = build_estimator(cfg.algo, data.n_customers)
-        tic = time.perf_counter()
-        labels = fit_labels(estimator, features.X)
-        fit_seconds = time.perf_counter() - tic
+        if cfg.tune.name == "none":
+            seg = fit_segmentation(cfg.algo, features.X)
+            metrics, notes = score(cfg, features, data, seg)
+        else:  # a study of trials (nested runs); the best trial refit
+            from segbench.tuning import tune_segmentation
 
-        truth = None
-        if data.labels is not None and cfg.evaluation.get("external", True):
-            truth = data.labels.reindex(features.index).astype(str).to_numpy()
-        metrics, notes = evaluate(
-            features.X,
-            labels,
-            truth=truth,
-            model=estimator,
-            silhouette_sample_size=cfg.evaluation.silhouette_sample_size,
-            seed=cfg.seed,
-        )
-        metrics["fit_seconds"] = fit_seconds
+            seg, metrics, notes = tune_segmentation(cfg, features, data, run)
         metrics["n_customers"] = float(data.n_customers)
         metrics["n_features"] = float(features.shape[1])
         for name, block in pipeline.blocks.items():
             for key, value in getattr(block, "embedding_stats_", {}).items():
                 metrics[f"{name}.embeddings_{key}"] = float(value)
 
-        profiles = segment_profiles(labels, features.profile)
-        log_outputs(run, cfg, metrics, notes, profiles, labels, features, estimator)
+        profiles = segment_profiles(seg.labels, features.profile)
+        log_outputs(run, cfg, metrics, notes, profiles, seg.labels, features, seg.estimator)
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
 
@@ -113,12 +103,12 @@ def run_experiment(
         run_id=run.run_id,
         experiment_id=run.experiment_id,
         tracking_uri=run.uri,
-        labels=pd.Series(labels, index=features.index, name="segment"),
+        labels=pd.Series(seg.labels, index=features.index, name="segment"),
         metrics=metrics | {"wall_seconds": wall},
         notes=notes,
         profiles=profiles,
         features=features,
-        estimator=estimator,
+        estimator=seg.estimator,
         data=data,
         config=cfg,
         wall_seconds=wall,

@@ -8,7 +8,9 @@ adding one YAML file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -67,3 +69,20 @@ def fit_labels(estimator: Any, X: np.ndarray) -> np.ndarray:
     else:
         labels = estimator.fit(X).labels_
     return np.asarray(labels, dtype=np.int64)
+
+
+@dataclass
+class Segmentation:
+    """A fitted segmentation: the estimator, its labels (``-1`` = noise), the fit time."""
+
+    estimator: Any
+    labels: np.ndarray
+    fit_seconds: float
+
+
+def fit_segmentation(algo_cfg: Mapping[str, Any], X: np.ndarray) -> Segmentation:
+    """Build the configured estimator for ``X`` (with its guards), fit it, time the fit."""
+    estimator = build_estimator(algo_cfg, len(X))
+    tic = time.perf_counter()
+    labels = fit_labels(estimator, X)
+    return Segmentation(estimator, labels, time.perf_counter() - tic)
