@@ -67,6 +67,9 @@ class MallCustomersDataset(CachedAdapter):
         The CSV; default ``$SEGBENCH_DATA_DIR/mall_customers.csv.gz``.
     sep, encoding
         How the file is written.
+    teaching_data
+        Marks the data as teaching data (recorded in ``meta.notes["teaching_data"]``, so runs
+        and leaderboards can say so); it changes nothing else.
     cache
         Use the Parquet cache.
     """
@@ -79,11 +82,13 @@ class MallCustomersDataset(CachedAdapter):
         path: str | os.PathLike[str] | None = None,
         sep: str = ",",
         encoding: str = "utf-8",
+        teaching_data: bool = True,
         cache: bool = True,
     ) -> None:
         self.path = path
         self.sep = sep
         self.encoding = encoding
+        self.teaching_data = teaching_data
         self.cache = cache
 
     def sources(self) -> list[Path]:
@@ -133,7 +138,7 @@ class MallCustomersDataset(CachedAdapter):
         notes: dict[str, Any] = {
             "source_file": path.name,
             "raw_rows": before,
-            "teaching_data": True,
+            "teaching_data": bool(self.teaching_data),
             "gender_counts": {k: int(v) for k, v in df["gender"].value_counts().items()},
         }
         index = pd.Index(df["customer_id"].to_numpy(), name="customer_id", dtype="str")

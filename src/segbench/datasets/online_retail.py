@@ -144,7 +144,7 @@ NON_PRODUCT_CODES = (
     "TEST002",
 )
 #: Prefixes of non-product stock codes (gift vouchers), matched upper-cased.
-NON_PRODUCT_PREFIXES = ("GIFT_0001_",)
+NON_PRODUCT_PREFIXES = ("gift_0001_",)
 
 
 class OnlineRetailDataset(CachedAdapter):
@@ -524,7 +524,7 @@ def _numeric(values: pd.Series, column: str, path: Path) -> pd.Series:
 
 def _timestamps(values: pd.Series, path: Path) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+        return values.astype("datetime64[us]")
     text = values.astype("str").str.strip()
     try:
         out = pd.to_datetime(text, format="ISO8601")
@@ -537,4 +537,4 @@ def _timestamps(values: pd.Series, path: Path) -> pd.Series:
             f"{path}: column 'InvoiceDate' must hold date-times (e.g. 2010-12-01 08:26:00); "
             f"found {int(bad.sum())} values that are not, e.g. {examples}"
         )
-    return out
+    return out.astype("datetime64[us]")

@@ -1,0 +1,470 @@
+"""Any CSV, Excel or Parquet file the user points at, with a column mapping in the config.
+
+The ``tabular`` adapter turns a user's own table into canonical
+:class:`~segbench.customer_data.CustomerData`. The config names which file columns play which
+role; every named column must exist, else a :class:`~segbench.errors.DataError` names the
+missing ones and lists the columns the file has.
+
+Two shapes of file:
+
+- **customer level** (no ``transactions`` mapping): one row per customer. A duplicated
+  customer id is an error (map ``transactions`` if the file has one row per purchase).
+- **transaction level** (``transactions`` maps canonical transaction columns onto file
+  columns): one row per purchase line. The transactions part is built from the mapping and
+  the customer-level frame is one row per customer, taking for every customer column the
+  customer's first non-missing value (such columns should be constant per customer; how many
+  customers have several values is reported in ``meta.notes["varying_customer_columns"]``).
+
+Roles (each optional except ``customer_id``; list values keep the file's names, mappings
+``{canonical name: file column}`` rename):
+
+- ``customer_id`` — the id column (read as text, so zero padding survives).
+- ``transactions`` — ``{invoice_id, timestamp, product_id, description, quantity,
+  unit_price, channel, amount}``: ``timestamp`` is required, and ``unit_price`` or ``amount``
+  (line total); ``quantity`` defaults to 1 (with ``amount``: ``unit_price = amount /
+  quantity``); ``invoice_id`` defaults to one invoice per customer and timestamp.
+- ``demographic_columns`` — customer columns the ``demographics`` block reads.
+- ``behaviour_columns`` — other customer columns kept as they are, e.g. precomputed
+  ``recency``/``frequency``/``monetary`` for the ``rfm`` block or ``n_purchases_<channel>``
+  for the ``channels`` block (``{recency: days_since_last_order, …}``).
+- ``sensitive_columns`` — go to the ``sensitive`` part (fairness audits only); also list a
+  column under ``demographic_columns`` to use it as a feature when asked.
+- ``text_column`` — free text per row → ``texts`` (several rows per customer allowed).
+- ``label_column`` — a known segment → ``labels``.
+- ``outcome_columns`` — later behaviour → ``outcomes``.
+
+Cleaning (each step counted in the report): rows without a customer id are dropped; for
+transactions, rows whose timestamp cannot be parsed and rows without a numeric quantity and
+price/amount are dropped; optionally exact duplicate rows (``drop_duplicates``) and lines with
+quantity or price <= 0 (``drop_non_positive``; off by default, because returns are real).
+
+Provenance: written for segbench (issue 3); DESIGN.md §4 "any CSV/Parquet the user points
+at, with a column mapping in config".
+
+Example
+-------
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "orders.csv").write_text(
+...     "cust,when,total,gender\\n1,2024-01-02,10.5,f\\n1,2024-02-01,4,f\\n2,2024-01-20,7,m\\n")
+>>> data = TabularDataset(path=folder / "orders.csv", customer_id="cust",
+...     transactions={"timestamp": "when", "amount": "total"}, sensitive_columns=["gender"],
+...     cache=False).load()
+>>> data.n_customers, len(data.transactions), data.sensitive["gender"].tolist()
+(2, 3, ['f', 'm'])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segbench.customer_data import TRANSACTION_COLUMNS, CustomerData, DatasetMeta
+from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.datasets.readers import CleaningLog, read_table, require_columns
+from segbench.errors import ConfigError, DataError
+
+#: Canonical transaction columns a mapping may name (plus ``amount``, a line total).
+TRANSACTION_ROLES = (*TRANSACTION_COLUMNS[1:], "amount")
+_TEXT_ROLES = ("invoice_id", "product_id", "description", "channel")
+
+ColumnSpec = Sequence[str] | Mapping[str, str] | None
+
+
+def _mapping(spec: ColumnSpec, role: str) -> dict[str, str]:
+    """``{canonical name: file column}`` from a list (same names) or a mapping."""
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        return {spec: spec}
+    if isinstance(spec, Mapping):
+        return {str(k): str(v) for k, v in spec.items()}
+    if isinstance(spec, Sequence):
+        return {str(c): str(c) for c in spec}
+    raise ConfigError(
+        f"dataset 'tabular': {role} must be a list of column names or a mapping "
+        f"{{name: file column}}; found {spec!r}"
+    )
+
+
+class TabularDataset(CachedAdapter):
+    """A user's CSV/Excel/Parquet file with a column mapping (see the module docstring).
+
+    Parameters
+    ----------
+    path
+        The file (required). ``.csv`` (optionally compressed), ``.xlsx`` or ``.parquet``.
+    customer_id
+        The customer id column.
+    transactions
+        Mapping of canonical transaction columns to file columns (transaction-level file).
+    demographic_columns, behaviour_columns, sensitive_columns, outcome_columns
+        Lists of file columns or ``{name: file column}`` mappings.
+    text_column, label_column
+        Single file columns.
+    sep, encoding, sheet
+        How to read the file (``sep=None`` guesses the separator from the header).
+    timestamp_format, dayfirst
+        Parsing of the timestamp column (default: ISO 8601, then mixed formats).
+    analysis_date
+        ``YYYY-MM-DD``; default the day after the last transaction (none without them).
+    drop_duplicates, drop_non_positive
+        Optional cleaning steps (see the module docstring).
+    dataset_name, source, licence
+        Provenance recorded in ``meta`` (``dataset_name`` also names the cache folder).
+    cache
+        Use the Parquet cache.
+    """
+
+    name = "tabular"
+    cache_version = 1
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        customer_id: str = "customer_id",
+        transactions: Mapping[str, str] | None = None,
+        demographic_columns: ColumnSpec = (),
+        behaviour_columns: ColumnSpec = (),
+        sensitive_columns: ColumnSpec = (),
+        outcome_columns: ColumnSpec = (),
+        text_column: str | None = None,
+        label_column: str | None = None,
+        sep: str | None = None,
+        encoding: str = "utf-8",
+        sheet: str | int | None = None,
+        timestamp_format: str | None = None,
+        dayfirst: bool = False,
+        analysis_date: str | None = None,
+        drop_duplicates: bool = False,
+        drop_non_positive: bool = False,
+        dataset_name: str = "tabular",
+        source: str = "",
+        licence: str = "",
+        cache: bool = True,
+    ) -> None:
+        self.path = path
+        self.customer_id = customer_id
+        self.transactions = transactions
+        self.demographic_columns = demographic_columns
+        self.behaviour_columns = behaviour_columns
+        self.sensitive_columns = sensitive_columns
+        self.outcome_columns = outcome_columns
+        self.text_column = text_column
+        self.label_column = label_column
+        self.sep = sep
+        self.encoding = encoding
+        self.sheet = sheet
+        self.timestamp_format = timestamp_format
+        self.dayfirst = dayfirst
+        self.analysis_date = analysis_date
+        self.drop_duplicates = drop_duplicates
+        self.drop_non_positive = drop_non_positive
+        self.dataset_name = dataset_name
+        self.source = source
+        self.licence = licence
+        self.cache = cache
+        self.name = dataset_name
+
+    def sources(self) -> list[Path]:
+        if self.path is None or str(self.path).strip() in ("", "???"):
+            raise ConfigError(
+                "dataset 'tabular' needs dataset.path: the CSV, Excel or Parquet file to read"
+            )
+        path = Path(self.path).expanduser().resolve()
+        if not path.is_file():
+            raise DataError(
+                f"dataset '{self.dataset_name}': the data file {path} does not exist "
+                "(set dataset.path to your CSV, Excel or Parquet file)"
+            )
+        return [path]
+
+    def cache_params(self) -> dict[str, Any]:
+        params = super().cache_params()
+        params.pop("name", None)
+        return params
+
+    # ---------------------------------------------------------------------------------------
+
+    def _roles(self) -> dict[str, dict[str, str]]:
+        tx = _mapping(self.transactions, "transactions")
+        unknown = [k for k in tx if k not in TRANSACTION_ROLES]
+        if unknown:
+            raise ConfigError(
+                f"dataset '{self.dataset_name}': transactions mapping names unknown canonical "
+                f"columns {unknown}; valid: {list(TRANSACTION_ROLES)}"
+            )
+        if tx:
+            if "timestamp" not in tx:
+                raise ConfigError(
+                    f"dataset '{self.dataset_name}': the transactions mapping needs 'timestamp' "
+                    f"(found {list(tx)})"
+                )
+            if "unit_price" not in tx and "amount" not in tx:
+                raise ConfigError(
+                    f"dataset '{self.dataset_name}': the transactions mapping needs 'unit_price' "
+                    f"or 'amount' (found {list(tx)})"
+                )
+        return {
+            "transactions": tx,
+            "demographic": _mapping(self.demographic_columns, "demographic_columns"),
+            "behaviour": _mapping(self.behaviour_columns, "behaviour_columns"),
+            "sensitive": _mapping(self.sensitive_columns, "sensitive_columns"),
+            "outcome": _mapping(self.outcome_columns, "outcome_columns"),
+        }
+
+    def build(self) -> CustomerData:
+        path = self.sources()[0]
+        roles = self._roles()
+        single = [c for c in (self.text_column, self.label_column) if c]
+        needed = [self.customer_id]
+        for mapping in roles.values():
+            needed += list(mapping.values())
+        needed += single
+        needed = list(dict.fromkeys(needed))
+        text_like = [self.customer_id, *single]
+        text_like += [v for k, v in roles["transactions"].items() if k in _TEXT_ROLES]
+        frame = read_table(
+            path,
+            sep=self.sep,
+            encoding=self.encoding,
+            sheet=self.sheet,
+            dtype=dict.fromkeys(text_like, str),
+        )
+        require_columns(frame, needed, path, "named by the dataset config's column mapping")
+        ids = frame[self.customer_id]
+        if not pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids):
+            ids = ids.map(_id_text, na_action="ignore")
+        frame = frame.assign(_cid=ids.astype("str").str.strip())
+        frame.loc[frame["_cid"] == "", "_cid"] = np.nan
+        log = CleaningLog()
+        notes: dict[str, Any] = {"source_file": path.name, "raw_rows": len(frame)}
+
+        before = len(frame)
+        frame = frame[frame["_cid"].notna()]
+        log.add(
+            "drop_missing_customer",
+            before,
+            len(frame),
+            f"rows without a value in the customer id column {self.customer_id!r}",
+            int(frame["_cid"].nunique()),
+        )
+        if self.drop_duplicates:
+            before = len(frame)
+            frame = frame[~frame.duplicated(keep="first")]
+            log.add(
+                "drop_exact_duplicates",
+                before,
+                len(frame),
+                "rows identical in every column to an earlier row (first kept)",
+                int(frame["_cid"].nunique()),
+            )
+        if roles["transactions"]:
+            transactions, frame = self._transactions(frame, roles["transactions"], path, log)
+        else:
+            transactions = None
+            dup = frame["_cid"].duplicated()
+            if dup.any():
+                examples = frame.loc[dup, "_cid"].head(3).tolist()
+                raise DataError(
+                    f"{path}: customer id column {self.customer_id!r} has duplicated values "
+                    f"(e.g. {examples}) but no transactions mapping was given; a customer-level "
+                    "file needs one row per customer (map `transactions` for one row per purchase)"
+                )
+        if len(frame) == 0:
+            raise DataError(f"{path}: no rows left after cleaning")
+        return self._assemble(frame, transactions, roles, log, notes, path)
+
+    def _transactions(
+        self, frame: pd.DataFrame, mapping: dict[str, str], path: Path, log: CleaningLog
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        stamps = frame[mapping["timestamp"]]
+        if not pd.api.types.is_datetime64_any_dtype(stamps):
+            text = stamps.astype("str").str.strip()
+            if self.timestamp_format:
+                stamps = pd.to_datetime(text, format=self.timestamp_format, errors="coerce")
+            else:
+                try:
+                    stamps = pd.to_datetime(text, format="ISO8601", dayfirst=self.dayfirst)
+                except (ValueError, TypeError):
+                    stamps = pd.to_datetime(
+                        text, format="mixed", dayfirst=self.dayfirst, errors="coerce"
+                    )
+        before = len(frame)
+        ok = stamps.notna()
+        if before and not ok.any():
+            examples = frame[mapping["timestamp"]].astype(str).head(3).tolist()
+            raise DataError(
+                f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no "
+                f"readable dates, e.g. {examples}; set timestamp_format (e.g. '%d/%m/%Y')"
+            )
+        frame, stamps = frame[ok], stamps[ok]
+        log.add(
+            "drop_bad_timestamp",
+            before,
+            len(frame),
+            f"rows whose {mapping['timestamp']!r} is missing or not a date",
+            int(frame["_cid"].nunique()),
+        )
+
+        def number(role: str) -> pd.Series | None:
+            if role not in mapping:
+                return None
+            return pd.to_numeric(frame[mapping[role]], errors="coerce")
+
+        quantity = number("quantity")
+        price = number("unit_price")
+        amount = number("amount")
+        if quantity is None:
+            quantity = pd.Series(1.0, index=frame.index)
+        if price is None:
+            price = amount / quantity.where(quantity != 0)
+        before = len(frame)
+        ok = quantity.notna() & price.notna()
+        if before and not ok.any():
+            used = [mapping[r] for r in ("quantity", "unit_price", "amount") if r in mapping]
+            raise DataError(
+                f"{path}: the columns {used} (mapped to quantity/unit_price/amount) hold no numbers"
+            )
+        frame, stamps, quantity, price = frame[ok], stamps[ok], quantity[ok], price[ok]
+        log.add(
+            "drop_missing_amount",
+            before,
+            len(frame),
+            "rows without a numeric quantity and unit price (or amount)",
+            int(frame["_cid"].nunique()),
+        )
+        if self.drop_non_positive:
+            before = len(frame)
+            ok = (quantity > 0) & (price > 0)
+            frame, stamps, quantity, price = frame[ok], stamps[ok], quantity[ok], price[ok]
+            log.add(
+                "drop_non_positive",
+                before,
+                len(frame),
+                "quantity <= 0 or unit price <= 0",
+                int(frame["_cid"].nunique()),
+            )
+
+        def text(role: str) -> np.ndarray:
+            if role in mapping:
+                return frame[mapping[role]].astype("str").str.strip().to_numpy()
+            return np.full(len(frame), np.nan, dtype=object)
+
+        if "invoice_id" in mapping:
+            invoice = text("invoice_id")
+        else:
+            invoice = (frame["_cid"] + "@" + stamps.dt.strftime("%Y-%m-%dT%H:%M:%S")).to_numpy()
+        integral = bool(np.all(np.mod(quantity.to_numpy(), 1) == 0))
+        tx = pd.DataFrame(
+            {
+                "customer_id": frame["_cid"].to_numpy(),
+                "invoice_id": invoice,
+                "timestamp": stamps.to_numpy(),
+                "product_id": text("product_id"),
+                "description": text("description"),
+                "quantity": quantity.to_numpy(dtype="int64" if integral else float),
+                "unit_price": price.to_numpy(dtype=float),
+                "channel": text("channel"),
+            }
+        )
+        for column in ("customer_id", "invoice_id", "product_id", "description", "channel"):
+            tx[column] = tx[column].astype("str")
+        tx = tx.sort_values(["timestamp", "customer_id"], kind="stable").reset_index(drop=True)
+        return tx, frame
+
+    def _assemble(
+        self,
+        frame: pd.DataFrame,
+        transactions: pd.DataFrame | None,
+        roles: dict[str, dict[str, str]],
+        log: CleaningLog,
+        notes: dict[str, Any],
+        path: Path,
+    ) -> CustomerData:
+        per_customer: dict[str, str] = {}
+        for role in ("demographic", "behaviour", "sensitive", "outcome"):
+            per_customer.update({f"{role}:{k}": v for k, v in roles[role].items()})
+        if self.label_column:
+            per_customer["label:label"] = self.label_column
+        columns = list(dict.fromkeys(per_customer.values()))
+        grouped = frame.groupby("_cid", sort=True)
+        if transactions is not None:
+            base = grouped[columns].first() if columns else pd.DataFrame(index=grouped.size().index)
+            if columns:
+                varying = grouped[columns].nunique(dropna=True)
+                counts = {c: int((varying[c] > 1).sum()) for c in columns}
+                notes["varying_customer_columns"] = {c: n for c, n in counts.items() if n}
+        else:
+            base = frame.set_index("_cid")[columns]
+        index = pd.Index(base.index.astype("str"), name="customer_id")
+        base.index = index
+
+        def part(role: str) -> pd.DataFrame:
+            mapping = roles[role]
+            return pd.DataFrame({k: base[v].to_numpy() for k, v in mapping.items()}, index=index)
+
+        customers = pd.concat([part("demographic"), part("behaviour")], axis=1)
+        customers = customers.loc[:, ~customers.columns.duplicated()]
+        sensitive = part("sensitive") if roles["sensitive"] else None
+        outcomes = part("outcome") if roles["outcome"] else None
+        labels = None
+        if self.label_column:
+            labels = pd.Series(base[self.label_column].to_numpy(), index=index, name="label")
+        texts = None
+        if self.text_column:
+            raw = frame[["_cid", self.text_column]].dropna()
+            raw = raw[raw[self.text_column].astype("str").str.strip() != ""]
+            texts = pd.DataFrame(
+                {
+                    "customer_id": raw["_cid"].to_numpy(),
+                    "text": raw[self.text_column].astype("str").str.strip().to_numpy(),
+                }
+            ).astype("str")
+        for frame_ in (customers, sensitive, outcomes):
+            if frame_ is not None:
+                for column in frame_.columns:
+                    if frame_[column].dtype == object:
+                        frame_[column] = frame_[column].astype("str")
+        when = None
+        if self.analysis_date is not None:
+            try:
+                when = pd.Timestamp(self.analysis_date)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"dataset '{self.dataset_name}': analysis_date={self.analysis_date!r} is not "
+                    f"a date (expected YYYY-MM-DD): {exc}"
+                ) from None
+        elif transactions is not None:
+            when = transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
+        data = CustomerData(
+            customers=customers,
+            transactions=transactions,
+            texts=texts,
+            sensitive=sensitive,
+            labels=labels,
+            outcomes=outcomes,
+            demographic_columns=tuple(roles["demographic"]),
+            meta=DatasetMeta(
+                name=self.dataset_name,
+                source=self.source or f"user-supplied file {path.name}",
+                licence=self.licence or "unknown (user-supplied data)",
+                analysis_date=when,
+                cleaning=log.steps,
+                notes={**notes, "customers_after_step": dict(log.customers)},
+            ),
+        )
+        data.meta.fingerprint = content_fingerprint(data)
+        return data
+
+
+def _id_text(value: Any) -> str:
+    """Ids read as numbers back to text (``17850.0`` → ``"17850"``)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
