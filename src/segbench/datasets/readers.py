@@ -268,7 +268,8 @@ def _read_text(
         hint = (
             f"; is the separator {guess!r} (read with {sep!r})?" if guess not in (None, sep) else ""
         )
-        raise DataError(f"{path}: malformed delimited text: {exc}{hint}") from None
+        detail = " ".join(str(exc).split())
+        raise DataError(f"{path}: malformed delimited text: {detail}{hint}") from None
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
 
