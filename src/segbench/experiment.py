@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from segbench import __version__
 from segbench.algorithms import fit_segmentation
@@ -69,7 +70,7 @@ def run_experiment(
         run_name=cfg.tracking.run_name or f"{algo_name} · {cfg.features} · {cfg.dataset.name}",
         tags=tags,
         parent_run_id=parent_run_id or cfg.tracking.get("parent_run_id"),
-    ) as run:
+    ) as run, threadpool_limits(limits=cfg.get("blas_threads"), user_api="blas"):
         run.params(flatten(OmegaConf.to_container(cfg, resolve=True)))
         run.text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
 
