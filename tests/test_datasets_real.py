@@ -126,6 +126,9 @@ def test_online_retail_cleaning_figures(retail: dict) -> None:
         "cancellation_lines": 8_506,
         "matched": 7_454,
         "unmatched": 1_052,
+        "unmatched_no_purchase": 692,
+        "unmatched_only_later_purchases": 336,
+        "unmatched_already_netted": 24,
         "units_netted": 248_964,
         "units_not_netted": 557,
         "purchase_lines_fully_cancelled": 2_770,
@@ -235,6 +238,7 @@ def test_net_cancellations_rule() -> None:
     )
     out, stats = net_cancellations(lines)
     assert stats["matched"] == 2 and stats["unmatched"] == 2
+    assert stats["unmatched_no_purchase"] == 1 and stats["unmatched_only_later_purchases"] == 1
     assert stats["units_netted"] == 15 and stats["units_not_netted"] == 12
     assert stats["purchase_lines_fully_cancelled"] == 2
     assert out["InvoiceNo"].tolist() == ["C4", "C5", "6"]

@@ -36,8 +36,9 @@ Cleaning, in this order (each step is a :class:`~segbench.customer_data.Cleaning
    lines netted down to zero are removed with it; units that found nothing left to net are
    counted in ``notes["cancellations"]["units_not_netted"]``.
 5. ``drop_unmatched_cancellations`` — cancellations with no earlier purchase of the same
-   customer and code left to net against (mostly purchases before 2010-12-01, outside the
-   data) are dropped.
+   customer and code left to net against are dropped; ``notes["cancellations"]`` says why
+   (no purchase of the code by the customer in the data, only later purchases, or earlier
+   purchases already netted to zero).
 6. ``drop_non_positive`` — lines with quantity <= 0 or unit price <= 0 (free items).
 
 Figures on the shared ``online_retail.csv.gz`` (541,909 lines, 4,372 customers), lines and
@@ -59,7 +60,10 @@ Of the 5,268 exact duplicates in the raw file, 43 have no CustomerID and go in s
 9,288 cancellation lines, 383 have no CustomerID; of the other 8,905, 399 cancel non-product
 codes (step 3), leaving 8,506: 7,454 are matched (netting 248,964 units; 2,770 purchase lines
 netted to zero and removed, 4,562 reduced; 557 cancelled units found nothing left to net) and
-1,052 are not. The non-product lines dropped in step 3 are POST 1,196, M 460, C2 134, D 77,
+1,052 are not: 692 cancel a code the customer never bought in the data, 336 a code bought
+only later, 24 find the earlier purchases already netted to zero. 550 of the 1,052 fall in
+December 2010 and January 2011, as expected of returns of purchases made before the data
+begin. The non-product lines dropped in step 3 are POST 1,196, M 460, C2 134, D 77,
 CRUK 16, DOT 16, BANK CHARGES 12, PADS 4 (the other listed codes only occur on lines without
 a customer). Customers who only cancelled, or only bought non-products or free items,
 disappear: 4,324 customers remain (3,909 UK, 415 non-UK; 8 customers appear with two
@@ -173,7 +177,7 @@ class OnlineRetailDataset(CachedAdapter):
     """
 
     name = "online_retail"
-    cache_version = 1
+    cache_version = 2
 
     def __init__(
         self,
@@ -439,11 +443,14 @@ def net_cancellations(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
     matched = np.zeros(len(df), dtype=bool)
     units_netted = units_left = 0
+    why_unmatched = {"no_purchase": 0, "only_later_purchases": 0, "already_netted": 0}
     for pos in cancel_pos[np.argsort(times[cancel_pos], kind="stable")]:
         remaining = abs(int(quantity[pos]))
         absorbed = 0
-        for p in reversed(by_key.get((customer[pos], code[pos]), ())):
-            if times[p] > times[pos] or quantity[p] <= 0:
+        candidates = by_key.get((customer[pos], code[pos]), ())
+        earlier = [p for p in candidates if times[p] <= times[pos]]
+        for p in reversed(earlier):
+            if quantity[p] <= 0:
                 continue
             take = min(int(quantity[p]), remaining)
             quantity[p] -= take
@@ -455,6 +462,12 @@ def net_cancellations(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
             matched[pos] = True
             units_netted += absorbed
             units_left += remaining
+        elif not candidates:
+            why_unmatched["no_purchase"] += 1
+        elif not earlier:
+            why_unmatched["only_later_purchases"] += 1
+        else:
+            why_unmatched["already_netted"] += 1
 
     zeroed = ~is_cancel & (df["Quantity"].to_numpy() > 0) & (quantity <= 0)
     stats.update(
@@ -462,6 +475,9 @@ def net_cancellations(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         unmatched=int(is_cancel.sum() - matched.sum()),
         units_netted=int(units_netted),
         units_not_netted=int(units_left),
+        unmatched_no_purchase=why_unmatched["no_purchase"],
+        unmatched_only_later_purchases=why_unmatched["only_later_purchases"],
+        unmatched_already_netted=why_unmatched["already_netted"],
         purchase_lines_fully_cancelled=int(zeroed.sum()),
         purchase_lines_partly_cancelled=int(
             (~is_cancel & (quantity > 0) & (quantity < df["Quantity"].to_numpy())).sum()
