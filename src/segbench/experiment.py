@@ -20,6 +20,7 @@ from segbench import __version__
 from segbench.algorithms import fit_segmentation
 from segbench.customer_data import CustomerData
 from segbench.datasets import load_dataset
+from segbench.evaluation.stability import stability_metrics
 from segbench.evaluation.suite import score
 from segbench.features import (
     FeatureMatrix,
@@ -89,6 +90,7 @@ def run_experiment(
             from segbench.tuning import tune_segmentation
 
             seg, metrics, notes = tune_segmentation(cfg, features, data, run)
+        metrics.update(stability_metrics(cfg, seg, features.X, notes))
         metrics["n_customers"] = float(data.n_customers)
         metrics["n_features"] = float(features.shape[1])
         for name, block in pipeline.blocks.items():
