@@ -1,0 +1,65 @@
+"""A built wheel ships the configs and experiment presets and runs from them."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_ships_configs_and_runs_from_them(tmp_path):
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = tmp_path.glob("segbench-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    conf = {str(p.relative_to(ROOT)) for p in (ROOT / "conf").rglob("*.yaml")}
+    assert conf and {f"segbench/{c}" for c in conf} <= names
+    assert any(n.startswith("segbench/experiments/") for n in names) or not list(
+        (ROOT / "experiments").glob("*.yaml")
+    )
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+    )
+    env = dict(os.environ, PYTHONPATH=str(site))
+    code = "import segbench.configs as c; print(c.config_dir())"
+    where = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert where == str(site / "segbench" / "conf")
+    done = subprocess.run(
+        [sys.executable, "-m", "segbench", "--cfg", "job", "algo=gmm"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
