@@ -1,0 +1,61 @@
+"""Hyperparameter tuning with Optuna inside one run (``tune=optuna``, DESIGN.md §9).
+
+``python -m segbench algo=hdbscan tune=optuna tune.n_trials=50`` runs a study over the
+algorithm's ``search_space`` (plus ``tune.search_space`` for feature values); each trial is a
+nested MLflow run; the selected trial is refit and logged as the run's result. Hydra multirun
+stays the grid of experiment factors; Optuna tunes inside each job. Options:
+``conf/tune/optuna.yaml``.
+
+Modules: :mod:`~segbench.tuning.space` (search spaces), :mod:`~segbench.tuning.objectives`
+(objectives, feasibility, the multi-objective trade-off), :mod:`~segbench.tuning.study`
+(storage, study name, samplers, budget), :mod:`~segbench.tuning.features` (features per
+trial), :mod:`~segbench.tuning.trial_runs` (MLflow child runs),
+:mod:`~segbench.tuning.reporting` (tables, plots), :mod:`~segbench.tuning.tuner` (the loop).
+
+What the job's run gets (names are stable; the leaderboard may read them)
+-------------------------------------------------------------------------
+
+=============================  ==============================================================
+name                           meaning
+=============================  ==============================================================
+metrics: regular names         the refit of the selected trial (``silhouette``, ``ari``, …)
+``best.<metric>``              every metric of the selected trial as the trial scored it
+``baseline.<metric>``          the untuned config's metrics (``tune.baseline=true``)
+``tune.n_trials``              trials in the study (all workers; any state but waiting)
+``tune.n_complete``            trials with objective values
+``tune.n_infeasible``          trials pruned as infeasible (reason in the trial's
+                               ``segbench.infeasible`` tag and the trials table)
+``tune.n_failed``              trials whose fit or scoring raised
+``tune.n_running``             trials other workers were still running at the end
+``tune.n_trials_run``          trials this run executed
+``tune.best_trial``            number of the selected trial
+``tune.n_pareto``              several objectives: size of the Pareto front
+``tune.seconds``               wall time of this run's trials
+``tune.trials_per_second``     ``tune.n_trials_run / tune.seconds``
+``tune.feature_builds``        feature matrices rebuilt (space covering feature values)
+params: ``best.<path>``        the selected trial's values (``best.algo.n_clusters``); the
+                               run's ``algo.*`` params stay the untuned config
+tags: ``segbench.tune.*``      ``study_name``, ``storage`` (password hidden), ``sampler``,
+                               ``objectives``, ``space``, ``select``, ``best_trial``,
+                               ``best_trial_run_id``
+artifacts: ``tune/``           see :mod:`segbench.tuning.reporting`
+=============================  ==============================================================
+
+Each trial's child run: see :mod:`segbench.tuning.trial_runs`. Each trial of the Optuna study
+carries user attributes ``metrics`` (all scored metrics), ``mlflow_run_id``, and
+``infeasible`` or ``error`` with the reason.
+"""
+
+from segbench.tuning.objectives import Objective, parse_objectives, select_trial
+from segbench.tuning.space import Param, SearchSpace
+from segbench.tuning.tuner import Tuned, tune_segmentation
+
+__all__ = [
+    "Objective",
+    "Param",
+    "SearchSpace",
+    "Tuned",
+    "parse_objectives",
+    "select_trial",
+    "tune_segmentation",
+]
