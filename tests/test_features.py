@@ -141,3 +141,11 @@ def test_sbert_text_block_pools_per_customer_and_fills_missing(tmp_path):
     assert block.n_without_text_ == 3
     assert block.embedding_stats_ == {"computed": 3, "cached": 0}
     np.testing.assert_allclose(frame.iloc[-1].to_numpy(), frame.iloc[-2].to_numpy())
+
+
+def test_demographics_that_are_all_sensitive_fail_in_the_check_before_work():
+    data = toy_data(30)
+    data.demographic_columns = ("gender",)
+    message = DemographicsBlock().missing_part(data)
+    assert "all sensitive" in message and "include_sensitive=true" in message
+    assert DemographicsBlock(include_sensitive=True).missing_part(data) is None

@@ -34,11 +34,24 @@ class DemographicsBlock(FeatureBlock):
         super().__init__(weight)
         self.include_sensitive = include_sensitive
 
-    def _columns(self, data: CustomerData) -> list[str]:
+    def missing_part(self, data: CustomerData) -> str | None:
+        missing = super().missing_part(data)
+        if missing is None and not self._usable(data):
+            return (
+                f"non-sensitive demographics (its demographic columns "
+                f"{list(data.demographic_columns)} are all sensitive attributes; set "
+                "blocks.demographics.include_sensitive=true to use them anyway)"
+            )
+        return missing
+
+    def _usable(self, data: CustomerData) -> list[str]:
         sensitive = set(data.sensitive.columns) if data.sensitive is not None else set()
-        columns = [
+        return [
             c for c in data.demographic_columns if self.include_sensitive or c not in sensitive
         ]
+
+    def _columns(self, data: CustomerData) -> list[str]:
+        columns = self._usable(data)
         if not columns:
             raise DataError(
                 f"dataset '{data.name}': every demographic column {list(data.demographic_columns)} "
