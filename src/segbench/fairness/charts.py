@@ -1,0 +1,54 @@
+"""Chart of a per-segment × per-group table: each segment's group mix beside the population's."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def group_mix_chart(table: pd.DataFrame, attribute: str, title: str):
+    """Stacked horizontal bars: the population's group shares, then each segment's.
+
+    ``table`` is a (k-anonymised) :func:`~segbench.fairness.metrics.group_table`; suppressed
+    cells are drawn as one hatched grey block ("suppressed"), so the chart shows nothing the
+    table hides.
+    """
+    groups = list(dict.fromkeys(table["group"].astype(str)))
+    population = table.drop_duplicates("group").set_index("group")["population_share"]
+    segments = sorted(table["segment"].unique())
+    rows = [("population", population.reindex(groups).to_numpy(dtype=float))]
+    for segment in segments:
+        part = table[table["segment"] == segment].set_index("group")
+        rows.append(
+            (
+                "noise" if segment == -1 else f"segment {segment}",
+                part["segment_share"].reindex(groups).to_numpy(dtype=float, na_value=np.nan),
+            )
+        )
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.6))
+    cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    for y, (_, shares) in enumerate(rows):
+        left = 0.0
+        for i, share in enumerate(shares):
+            if np.isfinite(share) and share > 0:
+                ax.barh(y, share, left=left, color=cmap(i % cmap.N), edgecolor="white")
+                left += share
+        if left < 1 - 1e-9:
+            ax.barh(y, 1 - left, left=left, color="lightgrey", hatch="//", edgecolor="white")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % cmap.N)) for i in range(len(groups))]
+    labels = list(groups)
+    if any(not np.isfinite(shares).all() for _, shares in rows):
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="lightgrey", hatch="//"))
+        labels.append("suppressed (< k customers)")
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"share of the segment, by {attribute}")
+    ax.set_title(title)
+    ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
