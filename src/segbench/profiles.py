@@ -3,16 +3,26 @@
 One row per segment (noise, label -1, is a row of its own): ``size``, ``share``, the mean of
 each human-readable source column of the blocks used (recency, frequency, monetary, age, …)
 and, when a ``monetary`` column exists, ``revenue_share`` (the segment's share of total spend).
+
+k-anonymity (``k_anonymity`` > 0, config ``fairness.k_anonymity``): a cell that describes fewer
+than k customers is suppressed (missing) — every figure but ``size`` and ``share`` of a segment
+with fewer than k customers, and the mean of a 0/1 column (e.g. one-hot ``region=North``) where
+fewer than k but more than 0 customers of the segment have the value 1 (the mean times the size
+would count them). Such segments are flagged in the column ``small_segment``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def segment_profiles(labels: np.ndarray, profile: pd.DataFrame) -> pd.DataFrame:
-    """Profile table of a segmentation (index ``segment``)."""
+def segment_profiles(
+    labels: np.ndarray, profile: pd.DataFrame, k_anonymity: int = 0
+) -> pd.DataFrame:
+    """Profile table of a segmentation (index ``segment``), k-anonymised when ``k_anonymity``."""
     frame = profile.copy()
     frame.index = range(len(frame))
     frame["segment"] = np.asarray(labels)
@@ -26,6 +36,26 @@ def segment_profiles(labels: np.ndarray, profile: pd.DataFrame) -> pd.DataFrame:
         revenue = grouped["monetary"].sum()
         total = revenue.sum()
         table["revenue_share"] = revenue / total if total else np.nan
+    if k_anonymity > 0:
+        table = _k_anonymise(table, grouped, numeric, frame, int(k_anonymity))
+    return table
+
+
+def _k_anonymise(
+    table: pd.DataFrame, grouped: Any, numeric: list[str], frame: pd.DataFrame, k: int
+) -> pd.DataFrame:
+    """Suppress the cells of ``table`` that describe fewer than ``k`` customers."""
+    table = table.copy()
+    small = table["size"] < k
+    table["small_segment"] = small
+    figures = [c for c in table.columns if c not in ("size", "share", "small_segment")]
+    table.loc[small, figures] = np.nan
+    binary = [c for c in numeric if frame[c].dropna().isin([0, 1]).all()]
+    if binary:
+        ones = grouped[binary].sum()
+        for column in binary:
+            few = (ones[column] > 0) & (ones[column] < k)
+            table.loc[few[few].index, f"mean_{column}"] = np.nan
     return table
 
 

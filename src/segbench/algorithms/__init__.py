@@ -62,12 +62,12 @@ def build_estimator(algo_cfg: Mapping[str, Any], n_customers: int) -> Any:
         raise ConfigError(f"cannot build algorithm '{name}': {err}") from err
 
 
-def fit_labels(estimator: Any, X: np.ndarray) -> np.ndarray:
+def fit_labels(estimator: Any, X: np.ndarray, **fit_params: Any) -> np.ndarray:
     """Fit ``estimator`` on ``X`` and return integer labels (``-1`` = noise)."""
     if hasattr(estimator, "fit_predict"):
-        labels = estimator.fit_predict(X)
+        labels = estimator.fit_predict(X, **fit_params)
     else:
-        labels = estimator.fit(X).labels_
+        labels = estimator.fit(X, **fit_params).labels_
     return np.asarray(labels, dtype=np.int64)
 
 
@@ -80,9 +80,26 @@ class Segmentation:
     fit_seconds: float
 
 
-def fit_segmentation(algo_cfg: Mapping[str, Any], X: np.ndarray) -> Segmentation:
-    """Build the configured estimator for ``X`` (with its guards), fit it, time the fit."""
+def fit_segmentation(
+    algo_cfg: Mapping[str, Any], X: np.ndarray, sensitive: Any = None
+) -> Segmentation:
+    """Build the configured estimator for ``X`` (with its guards), fit it, time the fit.
+
+    ``sensitive`` (the sensitive attributes of X's rows, e.g. a DataFrame) reaches only
+    estimators that declare the class attribute ``requires_sensitive = True`` (fairness-aware
+    ones such as :class:`~segbench.algorithms.fair_kmeans.FairKMeans`), as
+    ``fit(X, sensitive_features=sensitive)``; every other estimator sees X alone.
+    """
     estimator = build_estimator(algo_cfg, len(X))
+    fit_params = {}
+    if getattr(estimator, "requires_sensitive", False):
+        if sensitive is None:
+            raise ConfigError(
+                f"algorithm '{algo_cfg.get('name', type(estimator).__name__)}' needs the "
+                "customers' sensitive attributes, but none were given (the dataset has no "
+                "sensitive part, or the caller did not pass sensitive=)"
+            )
+        fit_params["sensitive_features"] = sensitive
     tic = time.perf_counter()
-    labels = fit_labels(estimator, X)
+    labels = fit_labels(estimator, X, **fit_params)
     return Segmentation(estimator, labels, time.perf_counter() - tic)

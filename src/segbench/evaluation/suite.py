@@ -9,13 +9,16 @@ from omegaconf import DictConfig
 from segbench.algorithms import Segmentation
 from segbench.customer_data import CustomerData
 from segbench.evaluation.metrics import evaluate
+from segbench.fairness.scoring import fairness_scores
 from segbench.features import FeatureMatrix
 
 
 def score(
     cfg: DictConfig, features: FeatureMatrix, data: CustomerData, seg: Segmentation
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Metrics and notes of ``seg`` (internal, external when labels exist, model-specific)."""
+    """Metrics and notes of ``seg`` (internal, external when labels exist, model-specific,
+    and ``fairness.<attribute>.<metric>`` per audited sensitive attribute, see
+    :mod:`segbench.fairness.scoring`)."""
     truth = None
     if data.labels is not None and cfg.evaluation.get("external", True):
         truth = data.labels.reindex(features.index).astype(str).to_numpy()
@@ -28,4 +31,5 @@ def score(
         seed=cfg.seed,
     )
     metrics["fit_seconds"] = seg.fit_seconds
+    metrics.update(fairness_scores(cfg, features.X, features.index, data, seg.labels))
     return metrics, notes
