@@ -205,6 +205,48 @@ class CustomerData:
             outcomes=rows(self.outcomes),
         )
 
+    def window(
+        self, start: pd.Timestamp | str | None = None, end: pd.Timestamp | str | None = None
+    ) -> CustomerData:
+        """The dataset as seen through the time window ``[start, end)`` of its transactions.
+
+        Keeps the transactions with ``start <= timestamp < end`` (an open side when ``None``)
+        and the customers with at least one of them (in the original order); every other
+        part follows those customers. ``meta.analysis_date`` becomes ``end`` (so recency is
+        measured from the window's end; unchanged when ``end`` is ``None``) and the
+        fingerprint is recomputed. Texts carry no time, so they are kept whole for the
+        customers kept. Raises :class:`DataError` without transactions.
+
+        Example: ``data.window(end="2011-11-09")`` is everything before the cutoff.
+        """
+        if self.transactions is None:
+            raise DataError(
+                f"dataset '{self.name}' has no transactions, so it cannot be restricted to a "
+                f"time window (it has: {', '.join(self.parts())})"
+            )
+        tx = self.transactions
+        keep = np.ones(len(tx), dtype=bool)
+        if start is not None:
+            keep &= (tx["timestamp"] >= pd.Timestamp(start)).to_numpy()
+        if end is not None:
+            keep &= (tx["timestamp"] < pd.Timestamp(end)).to_numpy()
+        present = pd.Index(tx.loc[keep, "customer_id"].astype(str).unique())
+        ids = self.customer_ids[self.customer_ids.isin(present)]
+        out = self.subset(ids)
+        out.transactions = tx[keep & tx["customer_id"].astype(str).isin(ids).to_numpy()]
+        out.transactions = out.transactions.reset_index(drop=True)
+        out.meta = replace(
+            self.meta,
+            analysis_date=pd.Timestamp(end) if end is not None else self.meta.analysis_date,
+            fingerprint=fingerprint_frames(out.customers, out.transactions),
+            notes={**self.meta.notes, "window": [str(start), str(end)]},
+        )
+        return out
+
+    def before(self, cutoff: pd.Timestamp | str) -> CustomerData:
+        """Everything before ``cutoff`` (see :meth:`window`); recency measured at ``cutoff``."""
+        return self.window(None, cutoff)
+
 
 def fingerprint_frames(*frames: pd.DataFrame | pd.Series | None) -> str:
     """A short, stable content hash of some frames (order, values, index and column names)."""

@@ -1,0 +1,277 @@
+"""Analyses after the segmentation, in the run: one call from the experiment (issue 7).
+
+:func:`run_analyses` is called by :func:`segbench.experiment.run_experiment` right after the
+segment profiles. Settings: ``conf/analysis/default.yaml`` merged with the config's
+``analysis`` node when there is one (see that file for every key). Each analysis runs only
+when enabled and when the dataset has the parts it needs; when it cannot run on this data (a
+:class:`~segbench.errors.SegbenchError`, e.g. no transactions, too few customers), the run goes
+on and the tag ``segbench.<analysis>.skipped`` says why. Any other error fails the run.
+
+=================  =============================================  ===========================
+analysis           needs                                          module (metric names)
+=================  =============================================  ===========================
+assign             ≥ 20 customers                                 :mod:`segbench.assignment_methods`
+predictive         outcomes (spend/churn, response) or            :mod:`segbench.predictive`
+                   transactions (temporal split)
+personalisation    transactions (products), ``spend_*`` columns   :mod:`segbench.personalisation`
+                   (categories), texts (terms), RFM (names)
+temporal           transactions                                   :mod:`segbench.temporal`
+k_selection        a k-means-like algorithm                       :mod:`segbench.k_selection`
+=================  =============================================  ===========================
+
+Each analysis also logs its wall time as ``<analysis>.seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from segbench.configs import config_dir
+from segbench.customer_data import CustomerData
+from segbench.errors import SegbenchError
+from segbench.features import FeatureMatrix, build_pipeline
+
+log = logging.getLogger(__name__)
+
+
+def analysis_settings(cfg: DictConfig) -> DictConfig:
+    """``conf/analysis/default.yaml`` merged with ``cfg.analysis`` (when present)."""
+    defaults = OmegaConf.load(config_dir() / "analysis" / "default.yaml")
+    given = cfg.get("analysis")
+    return OmegaConf.merge(defaults, given) if given is not None else defaults
+
+
+class _Context:
+    """What every analysis reads, and where it logs."""
+
+    def __init__(self, run, cfg, data, features, seg, pipeline, profiles) -> None:
+        self.run = run
+        self.cfg = cfg
+        self.data: CustomerData = data
+        self.features: FeatureMatrix = features
+        self.seg = seg
+        self.pipeline = pipeline
+        self.profiles: pd.DataFrame = profiles
+        self.labels = pd.Series(np.asarray(seg.labels), index=features.index.astype(str))
+        self.metrics: dict[str, float] = {}
+        self.names: dict[int, str] = {}
+
+    def make_pipeline(self):
+        cfg = self.cfg
+        return build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, seed=cfg.seed)
+
+    def table(self, frame: pd.DataFrame, path: str, index: bool = False) -> None:
+        self.run.table(frame, path, index=index)
+
+
+def _assign(ctx: _Context, s: DictConfig) -> None:
+    from segbench.assignment_methods import holdout_agreement
+
+    if ctx.features.shape[0] < 20:
+        raise SegbenchError(f"{ctx.features.shape[0]} customers; agreement needs at least 20")
+    metrics, method = holdout_agreement(
+        ctx.seg.estimator,
+        ctx.features.X,
+        ctx.seg.labels,
+        holdout=float(s.holdout),
+        seed=int(ctx.cfg.seed),
+        max_customers=int(s.max_customers),
+    )
+    ctx.metrics.update(metrics)
+    ctx.run.tags({"segbench.assign.agreement_method": method})
+
+
+def _predictive(ctx: _Context, s: DictConfig) -> None:
+    from segbench.assignment_methods import refit
+    from segbench.predictive import evaluate_outcomes, response_lift, temporal_split
+
+    data, seed = ctx.data, int(ctx.cfg.seed)
+    outcomes = data.outcomes
+    ran = False
+    if outcomes is not None and {"next_period_spend", "churned"} & set(outcomes.columns):
+        aligned = outcomes.reindex(ctx.features.index)
+        result = evaluate_outcomes(
+            ctx.features.X, ctx.seg.labels, aligned, int(s.folds), seed, int(s.max_customers)
+        )
+        ctx.run.tags({"segbench.predictive.source": "dataset outcomes"})
+        ran = True
+    elif data.has("transactions"):
+        before, outcomes_split, cutoff = temporal_split(data, s.cutoff, int(s.horizon_days))
+        pipeline = ctx.make_pipeline()
+        X = pipeline.fit_transform(before).X
+        _, labels = refit(ctx.seg.estimator, X)
+        result = evaluate_outcomes(
+            X,
+            labels,
+            outcomes_split.reindex(before.customer_ids),
+            int(s.folds),
+            seed,
+            int(s.max_customers),
+        )
+        tags = {
+            "segbench.predictive.source": "temporal split",
+            "segbench.predictive.cutoff": str(cutoff.date()),
+        }
+        if "text" in pipeline.blocks:
+            tags["segbench.predictive.note"] = (
+                "texts carry no time: the text block saw every text of the customers, "
+                "including what they bought after the cutoff"
+            )
+        ctx.run.tags(tags)
+        result.metrics["predictive.horizon_days"] = float(s.horizon_days)
+        ran = True
+    else:
+        result = None
+    if result is not None:
+        ctx.metrics.update(result.metrics)
+        for path, frame in result.tables.items():
+            ctx.table(frame, path, index=True)
+    if outcomes is not None and "response" in outcomes.columns:
+        response = outcomes["response"].reindex(ctx.features.index)
+        lift = response_lift(ctx.features.X, ctx.seg.labels, response, int(s.folds), seed)
+        ctx.metrics.update(lift.metrics)
+        for path, frame in lift.tables.items():
+            ctx.table(frame, path, index=True)
+        ran = True
+    if not ran:
+        raise SegbenchError(
+            f"dataset '{data.name}' has neither next-period outcomes, a campaign response nor "
+            "transactions for a temporal split"
+        )
+
+
+def _personalisation(ctx: _Context, s: DictConfig) -> None:
+    from segbench import personalisation as p
+
+    data, labels = ctx.data, ctx.labels
+    profile = ctx.features.profile
+    if {"recency", "frequency", "monetary"} <= set(profile.columns):
+        rfm = profile[["recency", "frequency", "monetary"]].copy()
+        rfm.index = rfm.index.astype(str)
+        names = p.rfm_segment_names(rfm, labels)
+        ctx.run.tags({"segbench.personalisation.naming": "rfm grid"})
+    else:
+        names = p.default_names(labels)
+    ctx.names = dict(zip(names["segment"].astype(int), names["name"], strict=True))
+    ctx.table(names, "personalisation/segment_names.csv")
+    affinity = categories = terms = None
+    if data.has("transactions"):
+        top = p.top_products(data.transactions, labels, int(s.top_n))
+        ctx.table(top, "personalisation/top_products.csv")
+        affinity = p.product_affinity(
+            data.transactions, labels, int(s.top_n), float(s.min_support), int(s.min_customers)
+        )
+        ctx.table(affinity, "personalisation/product_affinity.csv")
+    categories = p.category_affinity(data.customers, labels)
+    if len(categories):
+        ctx.table(categories, "personalisation/category_affinity.csv")
+    else:
+        categories = None
+    if data.has("texts"):
+        terms = p.ctfidf_terms(data.texts, labels, int(s.top_n), int(s.min_customers))
+        ctx.table(terms, "personalisation/terms.csv")
+    recs = p.recommendations(names, affinity, categories, int(s.n_offers))
+    ctx.table(recs, "personalisation/recommendations.csv")
+    ctx.run.text(recs.to_markdown(index=False), "personalisation/recommendations.md")
+    cards = p.segment_cards(names, ctx.profiles, recs, affinity, terms)
+    ctx.run.text(cards, "personalisation/segment_cards.md")
+
+
+def _temporal(ctx: _Context, s: DictConfig) -> None:
+    from segbench.temporal import charts
+    from segbench.temporal.migration import migration_table, track_segments, transitions_table
+    from segbench.temporal.online import online_vs_refit
+    from segbench.temporal.windows import fit_windows, time_windows
+
+    data, seed = ctx.data, int(ctx.cfg.seed)
+    windows = time_windows(data, str(s.freq))
+    fits, skipped = fit_windows(
+        data, windows, ctx.make_pipeline, ctx.seg.estimator, seed, int(s.min_customers)
+    )
+    if not fits:
+        raise SegbenchError(f"no {s.freq!r} window has {s.min_customers} customers")
+    result = track_segments(fits, float(s.drift_ari), float(s.drift_share))
+    ctx.metrics.update(result.metrics)
+    drift = result.drift_windows
+    tags = {"segbench.temporal.drift": ",".join(drift) if drift else "none"}
+    if skipped:
+        tags["segbench.temporal.skipped_windows"] = "; ".join(skipped)
+    ctx.run.tags(tags)
+    ctx.table(migration_table(result), "temporal/migration.csv")
+    ctx.table(transitions_table(result), "temporal/transitions.csv")
+    ctx.table(result.shares, "temporal/shares.csv", index=True)
+    ctx.run.figure(charts.migration_heatmaps(result), "temporal/migration.png")
+    ctx.run.figure(charts.share_chart(result), "temporal/shares.png")
+    if s.online.enabled:
+        online = online_vs_refit(
+            data, ctx.make_pipeline, ctx.seg.estimator, s.online.batch_freq, seed
+        )
+        ctx.metrics.update(online.metrics)
+        ctx.table(online.batches, "temporal/online_batches.csv")
+
+
+def _k_selection(ctx: _Context, s: DictConfig) -> None:
+    from segbench import k_selection as ks
+
+    curve = ks.k_curve(
+        ctx.seg.estimator,
+        ctx.features.X,
+        int(s.k_min),
+        int(s.k_max),
+        int(ctx.cfg.evaluation.silhouette_sample_size),
+        int(ctx.cfg.seed),
+    )
+    ctx.metrics.update(ks.choices(curve))
+    key = ks.k_parameter(ctx.seg.estimator)
+    run_k = ctx.seg.estimator.get_params(deep=False).get(key)
+    title = (
+        f"Choice of k · {ctx.cfg.algo.get('name')} · {ctx.cfg.features} · {ctx.cfg.dataset.name}"
+    )
+    ctx.table(curve, "k_selection/curve.csv")
+    ctx.run.figure(ks.k_choice_figure(curve, run_k, title), "k_selection/k_choice.png")
+
+
+ANALYSES: dict[str, Callable[[_Context, DictConfig], None]] = {
+    "k_selection": _k_selection,
+    "assign": _assign,
+    "personalisation": _personalisation,
+    "predictive": _predictive,
+    "temporal": _temporal,
+}
+
+
+def run_analyses(
+    run: Any,
+    cfg: DictConfig,
+    data: CustomerData,
+    features: FeatureMatrix,
+    seg: Any,
+    pipeline: Any,
+    profiles: pd.DataFrame,
+) -> dict[str, float]:
+    """Run the enabled analyses on the fitted run; log their artifacts and tags on ``run``.
+
+    Returns their metrics (the caller logs them with the run's other metrics).
+    """
+    settings = analysis_settings(cfg)
+    ctx = _Context(run, cfg, data, features, seg, pipeline, profiles)
+    for name, analyse in ANALYSES.items():
+        options = settings.get(name)
+        if options is None or not options.get("enabled", False):
+            continue
+        tic = time.perf_counter()
+        try:
+            analyse(ctx, options)
+        except SegbenchError as err:
+            log.info("analysis %s skipped: %s", name, err)
+            run.tags({f"segbench.{name}.skipped": str(err)})
+            continue
+        ctx.metrics[f"{name}.seconds"] = time.perf_counter() - tic
+    return ctx.metrics

@@ -1,0 +1,374 @@
+"""What to offer each segment: over-bought products, distinctive terms, readable names.
+
+Products (datasets with transactions)
+-------------------------------------
+For segment ``s`` with ``n_s`` customers and product ``p``:
+
+- ``support = |customers of s who bought p| / n_s`` (customer-level, not lines),
+- ``base_support = |customers who bought p| / n`` over all segmented customers,
+- ``lift = support / base_support`` (> 1: the segment over-buys ``p``; association-rule lift of
+  "customer in s ⇒ buys p", Brin et al. 1997).
+
+:func:`product_affinity` keeps products bought by at least ``min_customers`` members and
+``min_support`` of the segment, ranked by lift. :func:`top_products` ranks each segment's
+best sellers by quantity and by revenue (``quantity × unit_price``), the seed study's table.
+Without transactions, :func:`category_affinity` does the same on per-category spend columns
+(``spend_*``): ``lift = segment mean spend / overall mean spend``.
+
+Terms (datasets with texts)
+---------------------------
+Class-based TF-IDF (c-TF-IDF; Grootendorst 2022, *BERTopic*, arXiv:2203.05794): all texts of a
+segment form one document ``c``; for term ``t``
+
+``w(t, c) = tf(t, c) / Σ_t' tf(t', c) · log(1 + A / f(t))``
+
+with ``A`` the mean number of words per segment document and ``f(t)`` the frequency of ``t``
+over all segments. English stop words removed; unigrams and bigrams.
+
+Names from RFM
+--------------
+Where recency, frequency and monetary exist, each segment is placed on a 3×3 grid by the
+percentile ranks, among all customers, of its *median* customer: ``r = 1 − PR(recency)`` (recent
+is high), ``fm = (PR(frequency) + PR(monetary)) / 2``; high ≥ 0.6, low < 0.4, mid between:
+
+=========  ===============  ================  ==============
+r \\ fm     low              mid               high
+=========  ===============  ================  ==============
+high       new customers    promising         champions
+mid        about to sleep   need attention    loyal
+low        lost             hibernating       at risk
+=========  ===============  ================  ==============
+
+Two segments with the same name get `` (2)``, `` (3)`` in order of size. Noise (``-1``) is
+"unassigned". Without RFM the name is ``segment <id>``.
+
+Artifacts (``personalisation/`` of the run): ``top_products.csv`` (segment, by, rank,
+product…), ``product_affinity.csv``, ``category_affinity.csv``, ``terms.csv``,
+``segment_names.csv``, ``recommendations.{csv,md}`` (per segment: name, action, what to
+offer and to how many members who have not bought it yet) and ``segment_cards.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import CountVectorizer
+
+HIGH, LOW = 0.6, 0.4
+NAME_GRID = {
+    ("high", "low"): "new customers",
+    ("high", "mid"): "promising",
+    ("high", "high"): "champions",
+    ("mid", "low"): "about to sleep",
+    ("mid", "mid"): "need attention",
+    ("mid", "high"): "loyal",
+    ("low", "low"): "lost",
+    ("low", "mid"): "hibernating",
+    ("low", "high"): "at risk",
+}
+ACTIONS = {
+    "champions": "reward and retain: loyalty perks, early access, referrals; no discount needed",
+    "loyal": "upsell and cross-sell higher-value items; invite to the loyalty programme",
+    "at risk": "win back before they lapse: reminders of what they bought, a time-limited offer",
+    "new customers": "onboard: welcome series and a second-purchase incentive",
+    "promising": "build the habit: recommendations from their first purchases, bundles",
+    "need attention": "re-engage with personalised recommendations and time-limited offers",
+    "about to sleep": "reactivate with popular products and a modest discount",
+    "hibernating": "low-cost reactivation: seasonal campaigns and best sellers",
+    "lost": "cheap channels only (e-mail); do not spend acquisition budget on them",
+}
+DEFAULT_ACTION = "offer the products and categories this segment over-buys"
+
+
+def _segment_of(labels: pd.Series) -> pd.Series:
+    out = pd.Series(np.asarray(labels, dtype=np.int64), index=labels.index.astype(str))
+    out.index.name = "customer_id"
+    return out
+
+
+def _lines(transactions: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    seg = _segment_of(labels)
+    tx = transactions[["customer_id", "product_id", "description", "quantity", "unit_price"]]
+    ids = tx["customer_id"].astype(str)
+    out = pd.DataFrame(
+        {
+            "customer_id": ids.to_numpy(),
+            "segment": seg.reindex(ids).to_numpy(),
+            "product_id": tx["product_id"].astype(str).to_numpy(),
+            "description": tx["description"].astype(str).to_numpy(),
+            "quantity": tx["quantity"].to_numpy(dtype=float),
+            "revenue": tx["quantity"].to_numpy(dtype=float) * tx["unit_price"].to_numpy(float),
+        }
+    )
+    out = out[out["segment"].notna()]
+    return out.astype({"segment": np.int64})
+
+
+def _descriptions(lines: pd.DataFrame) -> pd.Series:
+    """The most frequent description of each product."""
+    counts = lines.groupby(["product_id", "description"], sort=False).size().reset_index(name="n")
+    counts = counts.sort_values(["product_id", "n", "description"], ascending=[True, False, True])
+    return counts.drop_duplicates("product_id").set_index("product_id")["description"]
+
+
+def top_products(transactions: pd.DataFrame, labels: pd.Series, n: int = 10) -> pd.DataFrame:
+    """Each segment's ``n`` best sellers by quantity and by revenue (long table)."""
+    lines = _lines(transactions, labels)
+    per = lines.groupby(["segment", "product_id"], sort=False).agg(
+        quantity=("quantity", "sum"),
+        revenue=("revenue", "sum"),
+        customers=("customer_id", "nunique"),
+    )
+    per = per.reset_index()
+    per["description"] = per["product_id"].map(_descriptions(lines))
+    frames = []
+    for by in ("quantity", "revenue"):
+        ranked = per.sort_values(["segment", by, "product_id"], ascending=[True, False, True])
+        ranked = ranked.groupby("segment", sort=True).head(n).copy()
+        ranked["rank"] = ranked.groupby("segment").cumcount() + 1
+        ranked["by"] = by
+        frames.append(ranked)
+    out = pd.concat(frames, ignore_index=True)
+    columns = ["segment", "by", "rank", "product_id", "description", "quantity", "revenue"]
+    return out[[*columns, "customers"]].sort_values(["segment", "by", "rank"], ignore_index=True)
+
+
+def product_affinity(
+    transactions: pd.DataFrame,
+    labels: pd.Series,
+    top_n: int = 10,
+    min_support: float = 0.05,
+    min_customers: int = 5,
+) -> pd.DataFrame:
+    """Products each segment over-buys: support, base support and lift (module docstring)."""
+    lines = _lines(transactions, labels)
+    seg = _segment_of(labels)
+    sizes = seg.value_counts()
+    n = len(seg)
+    pairs = lines[["customer_id", "segment", "product_id"]].drop_duplicates()
+    buyers = pairs.groupby(["segment", "product_id"], sort=False).size().rename("buyers")
+    overall = pairs.groupby("product_id", sort=False)["customer_id"].nunique()
+    table = buyers.reset_index()
+    table["segment_size"] = table["segment"].map(sizes).astype(float)
+    table["support"] = table["buyers"] / table["segment_size"]
+    table["base_support"] = table["product_id"].map(overall).to_numpy() / n
+    table["lift"] = table["support"] / table["base_support"]
+    table = table[(table["support"] >= min_support) & (table["buyers"] >= min_customers)]
+    table["not_yet_bought"] = (table["segment_size"] - table["buyers"]).astype(np.int64)
+    table["description"] = table["product_id"].map(_descriptions(lines))
+    table = table.sort_values(["segment", "lift", "product_id"], ascending=[True, False, True])
+    table = table.groupby("segment", sort=True).head(top_n).copy()
+    table["rank"] = table.groupby("segment").cumcount() + 1
+    columns = ["segment", "rank", "product_id", "description", "lift", "support"]
+    return table[[*columns, "base_support", "buyers", "not_yet_bought"]].reset_index(drop=True)
+
+
+def category_affinity(customers: pd.DataFrame, labels: pd.Series, prefix: str = "spend_"):
+    """Per segment and ``spend_*`` column: mean spend, overall mean and lift (their ratio)."""
+    columns = [c for c in customers.columns if str(c).startswith(prefix)]
+    if not columns:
+        return pd.DataFrame(columns=["segment", "category", "mean_spend", "base_mean", "lift"])
+    seg = _segment_of(labels)
+    frame = customers.reindex(seg.index)[columns].astype(float)
+    base = frame.mean()
+    means = frame.groupby(seg.to_numpy()).mean()
+    rows = []
+    for segment, row in means.iterrows():
+        for column in columns:
+            rows.append(
+                {
+                    "segment": int(segment),
+                    "category": str(column)[len(prefix) :],
+                    "mean_spend": float(row[column]),
+                    "base_mean": float(base[column]),
+                    "lift": float(row[column] / base[column]) if base[column] else np.nan,
+                }
+            )
+    out = pd.DataFrame(rows).sort_values(["segment", "lift"], ascending=[True, False])
+    return out.reset_index(drop=True)
+
+
+def ctfidf_terms(
+    texts: pd.DataFrame, labels: pd.Series, top_n: int = 10, min_customers: int = 5
+) -> pd.DataFrame:
+    """The ``top_n`` terms distinguishing each segment's texts by class-based TF-IDF.
+
+    Only terms used by at least ``min_customers`` customers are candidates (so no rare token
+    of one customer's text, e.g. a name, is ever reported).
+    """
+    seg = _segment_of(labels)
+    frame = texts[["customer_id", "text"]].dropna()
+    segment = seg.reindex(frame["customer_id"].astype(str)).to_numpy()
+    frame = frame.assign(segment=segment)[~pd.isna(segment)]
+    empty = pd.DataFrame(columns=["segment", "rank", "term", "weight"])
+    if len(frame) == 0:
+        return empty
+    per_customer = frame.groupby("customer_id", sort=False)["text"].agg(
+        lambda t: " ".join(map(str, t))
+    )
+    vocabulary = CountVectorizer(
+        stop_words="english", ngram_range=(1, 2), min_df=min(min_customers, len(per_customer))
+    )
+    try:
+        vocabulary.fit(per_customer.to_numpy())
+    except ValueError:  # no term used by enough customers
+        return empty
+    docs = frame.groupby("segment", sort=True)["text"].agg(lambda t: " ".join(map(str, t)))
+    counter = CountVectorizer(
+        stop_words="english", ngram_range=(1, 2), vocabulary=vocabulary.vocabulary_
+    )
+    counts = counter.transform(docs.to_numpy()).astype(np.float64).tocsr()
+    row_sums = np.asarray(counts.sum(axis=1)).ravel()
+    term_sums = np.asarray(counts.sum(axis=0)).ravel()
+    average_words = counts.sum() / len(docs)
+    idf = np.log1p(average_words / np.maximum(term_sums, 1.0))
+    terms = counter.get_feature_names_out()
+    rows = []
+    for i, segment in enumerate(docs.index):
+        weights = counts[i].toarray().ravel() / max(row_sums[i], 1.0) * idf
+        for rank, j in enumerate(np.argsort(-weights, kind="stable")[:top_n], start=1):
+            if weights[j] > 0:
+                rows.append(
+                    {"segment": int(segment), "rank": rank, "term": terms[j], "weight": weights[j]}
+                )
+    return pd.DataFrame(rows) if rows else empty
+
+
+def _level(value: float) -> str:
+    return "high" if value >= HIGH else "low" if value < LOW else "mid"
+
+
+def rfm_segment_names(rfm: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """Readable names from RFM (rule in the module docstring).
+
+    ``rfm``: per customer ``recency, frequency, monetary`` (index customer id). Returns one row
+    per segment: ``segment, size, r_score, fm_score, name``.
+    """
+    seg = _segment_of(labels)
+    frame = rfm.reindex(seg.index)[["recency", "frequency", "monetary"]].astype(float)
+    medians = frame.groupby(seg.to_numpy()).median()
+    sizes = seg.value_counts()
+
+    def rank(column: str, value: float) -> float:
+        values = frame[column].to_numpy()
+        return float((np.sum(values < value) + 0.5 * np.sum(values == value)) / len(values))
+
+    rows = []
+    for segment, row in medians.iterrows():
+        r = 1.0 - rank("recency", row["recency"])
+        fm = (rank("frequency", row["frequency"]) + rank("monetary", row["monetary"])) / 2
+        name = "unassigned" if segment == -1 else NAME_GRID[(_level(r), _level(fm))]
+        rows.append(
+            {
+                "segment": int(segment),
+                "size": int(sizes[segment]),
+                "r_score": r,
+                "fm_score": fm,
+                "name": name,
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["size", "segment"], ascending=[False, True])
+    seen: dict[str, int] = {}
+    names = []
+    for name in table["name"]:
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    table["name"] = names
+    return table.sort_values("segment", ignore_index=True)
+
+
+def default_names(labels: pd.Series) -> pd.DataFrame:
+    """``segment <id>`` names (no RFM), with sizes."""
+    sizes = _segment_of(labels).value_counts().sort_index()
+    return pd.DataFrame(
+        {
+            "segment": sizes.index.astype(np.int64),
+            "size": sizes.to_numpy(),
+            "name": ["unassigned" if s == -1 else f"segment {s}" for s in sizes.index],
+        }
+    )
+
+
+def recommendations(
+    names: pd.DataFrame,
+    affinity: pd.DataFrame | None = None,
+    categories: pd.DataFrame | None = None,
+    n_offers: int = 3,
+) -> pd.DataFrame:
+    """Per segment: its name, an action by name, and what to offer (top lifts > 1)."""
+    rows = []
+    for _, seg in names.iterrows():
+        base_name = str(seg["name"]).split(" (")[0]
+        offers, reach = [], 0
+        if affinity is not None and len(affinity):
+            top = affinity[(affinity["segment"] == seg["segment"]) & (affinity["lift"] > 1)]
+            top = top.head(n_offers)
+            offers = [
+                f"{d} (lift {lift:.1f})"
+                for d, lift in zip(top["description"], top["lift"], strict=True)
+            ]
+            reach = int(top["not_yet_bought"].sum()) if len(top) else 0
+        elif categories is not None and len(categories):
+            top = categories[(categories["segment"] == seg["segment"]) & (categories["lift"] > 1)]
+            top = top.head(n_offers)
+            offers = [
+                f"{c} (lift {lift:.1f})"
+                for c, lift in zip(top["category"], top["lift"], strict=True)
+            ]
+        rows.append(
+            {
+                "segment": int(seg["segment"]),
+                "name": seg["name"],
+                "size": int(seg["size"]),
+                "action": ACTIONS.get(base_name, DEFAULT_ACTION),
+                "offer": "; ".join(offers) if offers else "no over-bought product or category",
+                "offers_to_members_not_yet_buying": reach,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def segment_cards(
+    names: pd.DataFrame,
+    profiles: pd.DataFrame,
+    recs: pd.DataFrame,
+    affinity: pd.DataFrame | None = None,
+    terms: pd.DataFrame | None = None,
+) -> str:
+    """One Markdown card per segment: name, size, profile means, offers, products, terms."""
+    out = ["# Segment cards", ""]
+    for _, seg in names.iterrows():
+        s = int(seg["segment"])
+        out.append(f"## Segment {s}: {seg['name']} ({int(seg['size'])} customers)")
+        out.append("")
+        if s in profiles.index:
+            means = profiles.loc[s]
+            shown = [c for c in profiles.columns if str(c).startswith("mean_")][:8]
+            if shown:
+                out.append(
+                    "Profile: "
+                    + ", ".join(f"{c[len('mean_') :]} {means[c]:.3g}" for c in shown)
+                    + (
+                        f"; revenue share {means['revenue_share']:.1%}"
+                        if "revenue_share" in means
+                        else ""
+                    )
+                )
+        rec = recs[recs["segment"] == s]
+        if len(rec):
+            out.append(f"Action: {rec['action'].iloc[0]}.")
+            out.append(f"Offer: {rec['offer'].iloc[0]}.")
+        if affinity is not None and len(affinity):
+            top = affinity[affinity["segment"] == s].head(5)
+            if len(top):
+                out.append("")
+                out.append(
+                    top[["description", "lift", "support"]].round(3).to_markdown(index=False)
+                )
+        if terms is not None and len(terms):
+            words = terms[terms["segment"] == s]["term"].head(10).tolist()
+            if words:
+                out.append("")
+                out.append(f"Distinctive terms: {', '.join(words)}")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,159 @@
+"""Online updates: mini-batch k-means ``partial_fit`` on a transaction stream vs a full refit.
+
+The transactions are replayed in time order in calendar batches (``batch_freq``, e.g. ``"M"``):
+
+1. after the first batch, the feature pipeline is fitted on the customers seen so far and then
+   **frozen** (an online system cannot rescale history at every batch), and
+   ``MiniBatchKMeans(n_clusters, random_state=seed).partial_fit`` sees their feature rows;
+2. after each later batch, the customers with a transaction in it get their features
+   recomputed from their history so far (recency at the batch's end) with the frozen pipeline,
+   and one ``partial_fit`` call sees those rows;
+3. at the end, every customer's final features (frozen pipeline) are labelled by the online
+   model, and compared with a **full refit**: a fresh pipeline fitted on all the data plus
+   ``KMeans(n_clusters, n_init=4, random_state=seed)``, or a copy of the run's own estimator
+   (class and parameters) when it is ``KMeans`` or ``MiniBatchKMeans``.
+
+Timing: an update's time is the feature recomputation of its customers plus ``partial_fit``;
+the refit's time is the pipeline's ``fit_transform`` on all the data plus the estimator's fit.
+Slicing the stored data into the stream (which a live system would not do) is not timed.
+
+Metrics (stable names)::
+
+    temporal.online.batches                      batches replayed
+    temporal.online.ari_vs_refit                 ARI(online labels, full-refit labels)
+    temporal.online.ari_vs_refit_same_features   ARI(online labels, KMeans refit on the same
+                                                 frozen features): the algorithm's share of
+                                                 the difference, without the frozen scaling
+    temporal.online.inertia_ratio                online inertia / refit inertia on the frozen
+                                                 features (>= 1: the quality cost)
+    temporal.online.update_seconds_mean          mean time of one update
+    temporal.online.update_seconds_total         all updates together
+    temporal.online.refit_seconds                one full refit
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.metrics import adjusted_rand_score
+
+from segbench.algorithms import build_estimator, estimator_params
+from segbench.customer_data import CustomerData
+from segbench.errors import DataError
+from segbench.temporal.windows import time_windows
+
+
+@dataclass
+class OnlineComparison:
+    """Metrics and the per-batch table of the online-vs-refit comparison."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    batches: pd.DataFrame = field(default_factory=pd.DataFrame)
+    online_labels: pd.Series | None = None
+    refit_labels: pd.Series | None = None
+
+
+def _refit_estimator(algo: Mapping[str, Any] | Any, n_clusters: int, n: int, seed: int) -> Any:
+    if isinstance(algo, Mapping):
+        if str(algo.get("_target_", "")).endswith((".KMeans", ".MiniBatchKMeans")):
+            return build_estimator(algo, n)
+    elif isinstance(algo, KMeans | MiniBatchKMeans):
+        return clone(algo)
+    return KMeans(n_clusters=n_clusters, n_init=4, random_state=seed)
+
+
+def n_clusters_of(algo: Mapping[str, Any] | Any, default: int = 6) -> int:
+    """The number of segments of a config or estimator (``n_clusters``/``n_components``)."""
+    params = estimator_params(algo) if isinstance(algo, Mapping) else algo.get_params(deep=False)
+    for key in ("n_clusters", "n_components"):
+        if params.get(key) is not None:
+            return int(params[key])
+    return default
+
+
+def online_vs_refit(
+    data: CustomerData,
+    make_pipeline: Callable[[], Any],
+    algo: Mapping[str, Any] | Any,
+    batch_freq: str = "M",
+    seed: int = 0,
+    n_clusters: int | None = None,
+) -> OnlineComparison:
+    """Replay the transactions in batches with ``partial_fit``; compare with a full refit.
+
+    ``algo``: the run's algorithm config or estimator (its class and parameters are used for
+    the refit when it is k-means; its number of segments for the online model).
+    """
+    k = n_clusters if n_clusters is not None else n_clusters_of(algo)
+    batches = time_windows(data, batch_freq)
+    if len(batches) < 2:
+        raise DataError(
+            f"dataset '{data.name}': online updates need at least two {batch_freq!r} batches; "
+            f"the transactions span {len(batches)}"
+        )
+    tx = data.transactions
+    model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=1, batch_size=1024)
+    pipeline = None
+    rows = []
+    for batch in batches:
+        seen = data.before(batch.end)
+        if pipeline is None and seen.n_customers < k:
+            rows.append({"batch": batch.label, "customers_updated": 0, "update_seconds": 0.0})
+            continue
+        in_batch = (tx["timestamp"] >= batch.start) & (tx["timestamp"] < batch.end)
+        touched = pd.Index(tx.loc[in_batch, "customer_id"].astype(str).unique())
+        touched = seen.customer_ids[seen.customer_ids.isin(touched)]
+        if len(touched) == 0:
+            rows.append({"batch": batch.label, "customers_updated": 0, "update_seconds": 0.0})
+            continue
+        tic = time.perf_counter()
+        if pipeline is None:  # warm-up: fit and freeze the pipeline on the first batch
+            pipeline = make_pipeline()
+            X = pipeline.fit_transform(seen).X
+        else:
+            X = pipeline.transform(seen.subset(touched)).X
+        model.partial_fit(X)
+        rows.append(
+            {
+                "batch": batch.label,
+                "customers_updated": len(X),
+                "update_seconds": time.perf_counter() - tic,
+            }
+        )
+    if pipeline is None:
+        raise DataError(f"dataset '{data.name}': no batch had {k} customers to start from")
+    table = pd.DataFrame(rows)
+
+    frozen = pipeline.transform(data).X
+    online = model.predict(frozen)
+    tic = time.perf_counter()
+    fresh = make_pipeline()
+    X_full = fresh.fit_transform(data).X
+    estimator = _refit_estimator(algo, k, len(X_full), seed)
+    refit = np.asarray(estimator.fit_predict(X_full))
+    refit_seconds = time.perf_counter() - tic
+    same = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(frozen)
+    online_inertia = float(-model.score(frozen))
+    updates = table.loc[table["customers_updated"] > 0, "update_seconds"]
+    metrics = {
+        "temporal.online.batches": float(len(updates)),
+        "temporal.online.ari_vs_refit": float(adjusted_rand_score(refit, online)),
+        "temporal.online.ari_vs_refit_same_features": float(
+            adjusted_rand_score(same.labels_, online)
+        ),
+        "temporal.online.inertia_ratio": online_inertia / float(same.inertia_),
+        "temporal.online.update_seconds_mean": float(updates.mean()),
+        "temporal.online.update_seconds_total": float(updates.sum()),
+        "temporal.online.refit_seconds": float(refit_seconds),
+    }
+    ids = data.customer_ids.astype(str)
+    return OnlineComparison(
+        metrics, table, pd.Series(online, index=ids), pd.Series(refit, index=ids)
+    )
