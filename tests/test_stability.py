@@ -118,6 +118,7 @@ def test_run_level_metrics_and_skips_are_explained(separated):
     assert stability_metrics(off, seg, separated) == {}
 
 
+@pytest.mark.slow
 def test_a_run_logs_stability_when_configured(tracking_uri):
     common = [*TOY, f"tracking.uri={tracking_uri}", *QUIET, "algo=kmeans", "algo.n_clusters=3"]
     on = run([*common, "evaluation.stability.n_resamples=3"])
@@ -126,3 +127,24 @@ def test_a_run_logs_stability_when_configured(tracking_uri):
     assert stored["stability"] > 0.9  # the toy data has three well-separated groups
     off = run([*common, "evaluation.stability.enabled=false"])
     assert "stability" not in MlflowClient(tracking_uri).get_run(off.run_id).data.metrics
+
+
+def test_fairness_aware_estimators_get_the_resampled_sensitive_attributes(separated):
+    import pandas as pd
+
+    from segbench.algorithms.fair_kmeans import FairKMeans
+
+    groups = pd.DataFrame({"gender": np.where(np.arange(len(separated)) % 3 == 0, "f", "m")})
+    fair = FairKMeans(n_clusters=4, balance_target=0.5, n_init=1, random_state=0)
+    result = stability(fair, separated, n_resamples=3, sensitive=groups, max_samples=400)
+    assert result.n_fits == 3 and -1.0 <= result.mean <= 1.0
+    with pytest.raises(ConfigError, match="sensitive"):
+        stability(fair, separated, n_resamples=3)
+
+    cfg = OmegaConf.create({"seed": 0, "evaluation": {"stability": {"enabled": True}}})
+    fitted = fair.fit(separated, sensitive_features=groups)
+    notes: dict[str, str] = {}
+    seg = Segmentation(fitted, fitted.labels_, 0.0)
+    assert stability_metrics(cfg, seg, separated, notes) == {}
+    assert "sensitive" in notes["stability_skipped"]
+    assert "stability" in stability_metrics(cfg, seg, separated, sensitive=groups)

@@ -101,6 +101,15 @@ def _draws(
     return [np.arange(n) for _ in range(n_resamples)]
 
 
+def _take(values: Any, rows: np.ndarray | None) -> Any:
+    """Rows of a DataFrame/Series (positionally, index reset) or an array; all when None."""
+    if rows is None:
+        return values
+    if hasattr(values, "iloc"):
+        return values.iloc[rows].reset_index(drop=True)
+    return np.asarray(values)[rows]
+
+
 def _labels_by_row(rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique rows of a draw and the label of each (first occurrence of a duplicate)."""
     unique, first = np.unique(rows, return_index=True)
@@ -116,11 +125,15 @@ def stability(
     max_samples: int = 2000,
     subsample_fraction: float = 0.8,
     seed: int = 0,
+    sensitive: Any = None,
 ) -> StabilityResult:
     """Mean pairwise ARI between refits of ``estimator`` on resamples of ``X``.
 
     ``estimator`` may be fitted or not: only its hyperparameters are used (it is cloned).
-    See the module docstring for the definition. Raises :class:`ConfigError` on invalid
+    ``sensitive`` (rows aligned with ``X``: a DataFrame or an array) is resampled with ``X``
+    and passed as ``fit(X, sensitive_features=...)`` to estimators that declare
+    ``requires_sensitive`` (fairness-aware ones), as :func:`segbench.algorithms.fit_segmentation`
+    does. See the module docstring for the definition. Raises :class:`ConfigError` on invalid
     options and when ``method="seeds"`` is asked of an estimator without ``random_state``.
 
     >>> from sklearn.cluster import KMeans
@@ -154,6 +167,12 @@ def stability(
             f"(scikit-learn estimator contract: get_params/set_params): {err}. "
             "Set evaluation.stability.enabled=false."
         ) from err
+    needs_sensitive = bool(getattr(template, "requires_sensitive", False))
+    if needs_sensitive and sensitive is None:
+        raise ConfigError(
+            f"{type(estimator).__name__} needs the customers' sensitive attributes to fit; "
+            "pass sensitive= (rows aligned with X)"
+        )
     has_seed = "random_state" in template.get_params()
     if method == "seeds" and not has_seed:
         raise ConfigError(
@@ -171,7 +190,10 @@ def stability(
         model = clone(template)
         if method == "seeds":
             model.set_params(random_state=int(seed) + b + 1)
-        fits.append(_labels_by_row(rows, fit_labels(model, Xs[rows])))
+        fit_params = {}
+        if needs_sensitive:
+            fit_params["sensitive_features"] = _take(_take(sensitive, base), rows)
+        fits.append(_labels_by_row(rows, fit_labels(model, Xs[rows], **fit_params)))
 
     scores = []
     for (rows_b, lab_b), (rows_c, lab_c) in combinations(fits, 2):
@@ -193,14 +215,16 @@ def stability_metrics(
     seg: Segmentation,
     X: np.ndarray,
     notes: MutableMapping[str, str] | None = None,
+    sensitive: Any = None,
 ) -> dict[str, float]:
     """The stability metrics of a run's segmentation, as ``cfg.evaluation.stability`` says.
 
     Uses ``cfg.seed`` and the hyperparameters of ``seg.estimator``. Returns ``{}`` when
     stability is disabled or says nothing, with the reason in ``notes["stability_skipped"]``
     (logged as the tag ``segbench.stability_skipped``): fewer than ``MIN_SAMPLES`` customers,
-    a segmentation with fewer than two segments (every refit would agree trivially), or
-    ``method=seeds`` for a deterministic estimator.
+    a segmentation with fewer than two segments (every refit would agree trivially),
+    ``method=seeds`` for a deterministic estimator, or a fairness-aware estimator
+    (``requires_sensitive``) without ``sensitive`` (the sensitive attributes of X's rows).
     """
     options = dict(cfg.get("evaluation", {}).get("stability") or {})
     if not options.get("enabled", False):
@@ -217,6 +241,8 @@ def stability_metrics(
             f"method=seeds but {type(seg.estimator).__name__} has no random_state "
             "(deterministic: the score would be a trivial 1); use method=bootstrap or subsample"
         )
+    elif getattr(seg.estimator, "requires_sensitive", False) and sensitive is None:
+        skip = f"{type(seg.estimator).__name__} needs the sensitive attributes to refit"
     if skip is not None:
         if notes is not None:
             notes["stability_skipped"] = skip
@@ -229,6 +255,7 @@ def stability_metrics(
         max_samples=int(options.get("max_samples", 2000)),
         subsample_fraction=float(options.get("subsample_fraction", 0.8)),
         seed=int(cfg.get("seed", 0)),
+        sensitive=sensitive,
     )
     return result.metrics()
 
