@@ -141,8 +141,11 @@ class FairKMeans(ClusterMixin, BaseEstimator):
         if sensitive_features is None:
             raise ConfigError(
                 "FairKMeans needs the sensitive attribute of every customer: call "
-                "fit(X, sensitive_features=...) (segbench passes the dataset's sensitive "
-                "attributes; a dataset without any cannot use algo=fair_kmeans)"
+                "fit(X, sensitive_features=...). segbench's fit_segmentation passes the "
+                "dataset's sensitive attributes (a dataset without any cannot use "
+                "algo=fair_kmeans); steps that refit a copy on X alone cannot, so turn them "
+                "off for this algorithm: evaluation.stability.enabled=false, "
+                "+analysis.assign.enabled=false, +analysis.k_selection.enabled=false"
             )
         if isinstance(sensitive_features, pd.DataFrame):
             columns = [str(c) for c in sensitive_features.columns]

@@ -95,6 +95,7 @@ class ResponsibilityReport:
     group_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     proxies: dict[str, ProxyAudit] = field(default_factory=dict)
     surrogate: Surrogate | None = None
+    surrogate_note: str = ""
     small_segments: list[int] = field(default_factory=list)
     card: SegmentCard | None = None
 
@@ -165,7 +166,11 @@ def audit_segmentation(
                 report.metrics[f"proxy.{attribute}.chance"] = audit.chance
 
     surrogate_cfg = fairness.get("surrogate") or {}
-    if surrogate_cfg.get("enabled", True) and len(np.unique(labels)) >= 2:
+    if not surrogate_cfg.get("enabled", True):
+        report.surrogate_note = "turned off (fairness.surrogate.enabled=false)"
+    elif len(np.unique(labels)) < 2:
+        report.surrogate_note = "none — a single segment has nothing to tell apart"
+    else:
         report.surrogate = fit_surrogate(
             features.profile.reset_index(drop=True),
             labels,
@@ -173,7 +178,12 @@ def audit_segmentation(
             min_samples_leaf=max(k, 1),
             seed=seed,
         )
-        if report.surrogate is not None:
+        if report.surrogate is None:
+            report.surrogate_note = (
+                "none — the feature set has no human-readable columns (e.g. text embeddings "
+                "only), so there are no rules to show"
+            )
+        else:
             report.metrics["surrogate.fidelity"] = report.surrogate.fidelity
             report.metrics["surrogate.n_leaves"] = float(report.surrogate.tree.get_n_leaves())
             if report.surrogate.fidelity_cv is not None:
@@ -288,6 +298,8 @@ def build_card(
             + (f", cross-validated {s.fidelity_cv:.3f}" if s.fidelity_cv is not None else "")
             + "."
         )
+    else:
+        card.summary.append(f"\n**Surrogate tree:** {report.surrogate_note}.")
     card.summary.append(
         f"\n**Privacy:** k-anonymity k = {k}: table cells about fewer than k customers are "
         "suppressed; small segments: "

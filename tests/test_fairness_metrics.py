@@ -1,0 +1,199 @@
+"""Fairness metrics against hand-computed examples, fairlearn, and the main silhouette."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+from fairlearn.metrics import demographic_parity_difference
+from sklearn.metrics import silhouette_samples
+
+from segbench.errors import ConfigError
+from segbench.evaluation.metrics import evaluate
+from segbench.fairness.metrics import (
+    balance,
+    distribution_distance,
+    dp_difference,
+    fairness_metrics,
+    group_table,
+    segment_balance,
+    silhouette_gap,
+)
+from segbench.fairness.scoring import fairness_scores, resolve_attributes
+from toydata import toy_data
+
+# 10 customers: segment 0 = {A, A, A, B}, segment 1 = {A, B, B, B, B, B}
+LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+GROUPS = np.array(["A", "A", "A", "B", "A", "B", "B", "B", "B", "B"])
+
+
+def test_balance_by_hand():
+    # r_A = 4/10, r_B = 6/10. Segment 0: p(A)=3/4, p(B)=1/4 -> rho_A = 15/8, rho_B = 5/12,
+    # balance 0 = (5/12)/(15/8) = 2/9. Segment 1: p(A)=1/6, p(B)=5/6 -> rho_A = 5/12,
+    # rho_B = 25/18, balance 1 = (5/12)/(25/18) = 3/10. Min over segments: 2/9.
+    per_segment = segment_balance(LABELS, GROUPS)
+    assert per_segment[0] == pytest.approx(float(Fraction(2, 9)))
+    assert per_segment[1] == pytest.approx(float(Fraction(3, 10)))
+    assert balance(LABELS, GROUPS) == pytest.approx(2 / 9)
+
+
+def test_dp_difference_by_hand_and_against_fairlearn():
+    # P(seg 0 | A) = 3/4, P(seg 0 | B) = 1/6 -> 7/12; segment 1 the complement -> 7/12
+    assert dp_difference(LABELS, GROUPS) == pytest.approx(7 / 12)
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 4, 500)
+    groups = rng.choice(["x", "y", "z"], 500, p=[0.5, 0.3, 0.2])
+    expected = max(
+        demographic_parity_difference(
+            labels == k, (labels == k).astype(int), sensitive_features=groups
+        )
+        for k in np.unique(labels)
+    )
+    assert dp_difference(labels, groups) == pytest.approx(expected)
+
+
+def test_distribution_distance_by_hand():
+    # population over segments (0.4, 0.6); A: (3/4, 1/4) -> TV 0.35; B: (1/6, 5/6) -> 7/30
+    assert distribution_distance(LABELS, GROUPS) == pytest.approx(0.35)
+
+
+def test_noise_counts_as_a_segment_of_its_own():
+    # the same 10 customers plus 2 noise points, both of group B
+    labels = np.r_[LABELS, -1, -1]
+    groups = np.concatenate([GROUPS, ["B", "B"]])
+    # r_A = 4/12, r_B = 8/12; noise segment has only B -> rho_A = 0 -> balance 0
+    assert balance(labels, groups) == 0.0
+    # P(noise | A) = 0, P(noise | B) = 2/8; segment 0: 3/4 vs 1/8 -> 5/8 is the largest
+    assert dp_difference(labels, groups) == pytest.approx(5 / 8)
+    table = group_table(labels, groups)
+    assert table.loc[(table.segment == -1) & (table.group == "B"), "count"].item() == 2
+
+
+def test_balance_is_chierichetti_for_two_equal_groups():
+    # Chierichetti et al. (2017): balance(C) = min(#red/#blue, #blue/#red), min over clusters
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], [40, 30, 30])
+    groups = np.r_[
+        np.repeat(["r", "b"], [25, 15]), np.repeat(["r", "b"], [10, 20]), ["r", "b"] * 15
+    ]
+    order = rng.permutation(100)
+    labels, groups = labels[order], groups[order]
+    assert (groups == "r").sum() == (groups == "b").sum() == 50
+    expected = min(min(r / b, b / r) for r, b in [(25, 15), (10, 20), (15, 15)])
+    assert balance(labels, groups) == pytest.approx(expected)
+
+
+def test_perfectly_mirrored_segments_score_perfectly():
+    labels = np.repeat([0, 1, 2], 20)
+    groups = np.tile(np.repeat(["a", "b", "c", "d"], [10, 5, 3, 2]), 3)
+    metrics = fairness_metrics(labels, groups)
+    assert metrics == pytest.approx(
+        {"balance": 1.0, "dp_difference": 0.0, "distribution_distance": 0.0}
+    )
+
+
+def test_silhouette_gap_by_hand_and_against_sklearn():
+    assert silhouette_gap([0.5, 0.7, 0.1, 0.3, 0.2], ["f", "f", "m", "m", "x"]) == pytest.approx(
+        0.4
+    )
+    X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [9.0]])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    groups = np.array(["a", "a", "b", "b", "a", "b"])
+    s = silhouette_samples(X, labels)
+    by_group = pd.Series(s).groupby(groups).mean()
+    assert silhouette_gap(s, groups) == pytest.approx(by_group.max() - by_group.min())
+
+
+def test_missing_group_values_are_left_out():
+    groups = pd.Series(
+        ["A", "A", "A", "B", "A", "B", "B", "B", "B", "B", None, np.nan], dtype=object
+    )
+    labels = np.r_[LABELS, 0, 1]
+    assert balance(labels, groups) == pytest.approx(2 / 9)
+    assert group_table(labels, groups)["count"].sum() == 10
+
+
+def test_single_group_is_trivially_fair():
+    assert fairness_metrics([0, 1, 1], ["a", "a", "a"]) == {
+        "balance": 1.0,
+        "dp_difference": 0.0,
+        "distribution_distance": 0.0,
+    }
+
+
+def test_group_table_counts_shares_and_k_anonymity():
+    table = group_table(LABELS, GROUPS)
+    row = table[(table.segment == 0) & (table.group == "A")].iloc[0]
+    assert (row["count"], row["segment_share"], row["group_share"]) == (3, 0.75, 0.75)
+    assert row["population_share"] == pytest.approx(0.4)
+    assert row["representation"] == pytest.approx(15 / 8)
+    assert table["count"].sum() == 10
+    suppressed = group_table(LABELS, GROUPS, k_anonymity=4)
+    # cells with 1..3 customers are suppressed; the 5-customer cell is kept
+    hidden = suppressed[suppressed["suppressed"]]
+    assert set(zip(hidden.segment, hidden.group, strict=True)) == {(0, "A"), (0, "B"), (1, "A")}
+    assert hidden[["count", "segment_share", "group_share", "representation"]].isna().all().all()
+    kept = suppressed[(suppressed.segment == 1) & (suppressed.group == "B")].iloc[0]
+    assert kept["count"] == 5 and kept["segment_share"] == pytest.approx(5 / 6)
+    # population shares describe whole groups and stay
+    assert suppressed["population_share"].notna().all()
+
+
+def test_fairness_scores_reuse_the_main_silhouette_sample():
+    data = toy_data(300)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3)) + np.repeat(np.arange(3), 100)[:, None]
+    labels = np.repeat([0, 1, 2], 100)
+    labels[:7] = -1
+    cfg = {
+        "fairness": {"attributes": None},
+        "evaluation": {"silhouette_sample_size": 120},
+        "seed": 5,
+    }
+    scores = fairness_scores(cfg, X, data.customers.index, data, labels)
+    assert set(scores) == {
+        "fairness.gender.balance",
+        "fairness.gender.dp_difference",
+        "fairness.gender.silhouette_gap",
+        "fairness.gender.distribution_distance",
+    }
+    main, _ = evaluate(X, labels, silhouette_sample_size=120, seed=5)
+    # the same 120 customers: recompute the gap from the main silhouette's sample
+    keep = np.flatnonzero(labels != -1)
+    rows = keep[np.random.default_rng(5).choice(len(keep), size=120, replace=False)]
+    s = silhouette_samples(X[rows], labels[rows])
+    assert s.mean() == pytest.approx(main["silhouette"])
+    by_group = pd.Series(s).groupby(data.sensitive["gender"].to_numpy()[rows]).mean()
+    assert scores["fairness.gender.silhouette_gap"] == pytest.approx(
+        by_group.max() - by_group.min()
+    )
+
+
+def test_attributes_from_config():
+    data = toy_data(30)
+    assert resolve_attributes({"attributes": None}, data) == ["gender"]
+    assert resolve_attributes({"attributes": []}, data) == []
+    with pytest.raises(ConfigError, match="it has: gender"):
+        resolve_attributes({"attributes": ["age_band"]}, data)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "segbench.fairness.metrics",
+        "segbench.fairness.proxy",
+        "segbench.fairness.report",
+        "segbench.algorithms.fair_kmeans",
+        "segbench.transparency.card",
+        "segbench.transparency.distinguishing",
+        "segbench.transparency.numbers",
+        "segbench.transparency.surrogate",
+    ],
+)
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
