@@ -143,9 +143,9 @@ class FairKMeans(ClusterMixin, BaseEstimator):
                 "FairKMeans needs the sensitive attribute of every customer: call "
                 "fit(X, sensitive_features=...). segbench's fit_segmentation passes the "
                 "dataset's sensitive attributes (a dataset without any cannot use "
-                "algo=fair_kmeans); steps that refit a copy on X alone cannot, so turn them "
-                "off for this algorithm: evaluation.stability.enabled=false, "
-                "+analysis.assign.enabled=false, +analysis.k_selection.enabled=false"
+                "algo=fair_kmeans). A step that refits a copy of the estimator must pass them "
+                "too (evaluation.stability does); one that fits on X alone cannot run this "
+                "algorithm: turn it off (e.g. +analysis.assign.enabled=false)"
             )
         if isinstance(sensitive_features, pd.DataFrame):
             columns = [str(c) for c in sensitive_features.columns]
