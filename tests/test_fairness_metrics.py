@@ -132,15 +132,32 @@ def test_group_table_counts_shares_and_k_anonymity():
     assert row["population_share"] == pytest.approx(0.4)
     assert row["representation"] == pytest.approx(15 / 8)
     assert table["count"].sum() == 10
-    suppressed = group_table(LABELS, GROUPS, k_anonymity=4)
-    # cells with 1..3 customers are suppressed; the 5-customer cell is kept
-    hidden = suppressed[suppressed["suppressed"]]
-    assert set(zip(hidden.segment, hidden.group, strict=True)) == {(0, "A"), (0, "B"), (1, "A")}
+
+
+def test_group_table_suppresses_small_and_complementary_cells():
+    # counts: segment 0 (x 20, y 15, z 2), segments 1 and 2 (x 20, y 15, z 12); k = 5
+    cells = {(0, "x"): 20, (0, "y"): 15, (0, "z"): 2}
+    cells |= {(s, g): n for s in (1, 2) for g, n in (("x", 20), ("y", 15), ("z", 12))}
+    labels = np.concatenate([[s] * n for (s, _), n in cells.items()])
+    groups = np.concatenate([[g] * n for (_, g), n in cells.items()])
+    table = group_table(labels, groups, k_anonymity=5)
+    hidden = table[table["suppressed"]]
+    # (0, z) has 2 customers; segment 0's size and group z's total are published, so one more
+    # cell of each is hidden: (0, y), the smallest left in segment 0, and (1, z); that leaves
+    # group y with one hidden cell, so (1, y) too. No segment or group then has exactly one.
+    assert set(zip(hidden.segment, hidden.group, strict=True)) == {
+        (0, "z"),
+        (0, "y"),
+        (1, "z"),
+        (1, "y"),
+    }
     assert hidden[["count", "segment_share", "group_share", "representation"]].isna().all().all()
-    kept = suppressed[(suppressed.segment == 1) & (suppressed.group == "B")].iloc[0]
-    assert kept["count"] == 5 and kept["segment_share"] == pytest.approx(5 / 6)
-    # population shares describe whole groups and stay
-    assert suppressed["population_share"].notna().all()
+    shown = table[~table["suppressed"]]
+    assert shown["count"].notna().all() and shown["count"].sum() == 20 * 3 + 15 + 12
+    assert table["population_share"].notna().all()  # every group has at least k customers
+    # a group with fewer than k customers in all hides its population share too
+    small = group_table(np.append(labels, 0), np.append(groups, "w"), k_anonymity=5)
+    assert small.loc[small.group == "w", "population_share"].isna().all()
 
 
 def test_fairness_scores_reuse_the_main_silhouette_sample():

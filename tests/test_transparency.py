@@ -234,3 +234,21 @@ def test_fairness_none_turns_the_audit_off(tracking_uri):
     assert not any(k.startswith(("fairness.", "proxy.")) for k in stored.data.metrics)
     assert "surrogate.fidelity" in stored.data.metrics
     assert stored.data.tags["segbench.fairness_attributes"] == "none"
+
+
+def test_group_composition_shows_the_largest_groups_and_hides_small_cells():
+    from segbench.fairness.metrics import group_table
+    from segbench.transparency.card import group_section
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    shares = np.r_[[0.3, 0.2, 0.1], [0.4 / 13] * 13]
+    groups = rng.choice(list("abcdefghijklmnop"), 600, p=shares)
+    table = group_table(labels, groups, k_anonymity=10)
+    section = group_section({"country": table}, max_groups=3)[0]
+    shown = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
+    assert shown[1:] == ["a", "b", "c"]  # after the header row
+    assert "13 smaller country groups: see `fairness/segment_groups.csv`." in section
+    small = group_section({"country": table}, max_groups=20)[0]
+    hidden = table[(table.segment == 0) & table["suppressed"]]
+    assert small.count("| suppressed |") == len(hidden) > 0

@@ -20,7 +20,7 @@ def group_mix_chart(table: pd.DataFrame, attribute: str, title: str):
     groups = list(dict.fromkeys(table["group"].astype(str)))
     population = table.drop_duplicates("group").set_index("group")["population_share"]
     segments = sorted(table["segment"].unique())
-    rows = [("population", population.reindex(groups).to_numpy(dtype=float))]
+    rows = [("population", population.reindex(groups).to_numpy(dtype=float, na_value=np.nan))]
     for segment in segments:
         part = table[table["segment"] == segment].set_index("group")
         rows.append(

@@ -215,9 +215,9 @@ def group_table(
     """Per-segment × per-group table, one row per (segment, group) pair.
 
     Columns: ``count`` ``n_ka``; ``segment_share`` ``p(a|k)``; ``group_share`` ``q(k|a)``;
-    ``population_share`` ``r_a``; ``representation`` ``ρ_ka``. With ``k_anonymity`` > 0, every
-    figure of a cell with ``0 < n_ka < k_anonymity`` is suppressed (missing), because it
-    describes fewer than ``k_anonymity`` customers; a zero count is kept (it describes nobody).
+    ``population_share`` ``r_a``; ``representation`` ``ρ_ka``. With ``k_anonymity`` > 0, cells
+    that describe fewer than ``k_anonymity`` customers are suppressed (missing), with the
+    complementary cells that would give them away (:func:`suppress_cells`).
 
     >>> group_table([0, 0, 1], ["f", "m", "f"])[["segment", "group", "count"]].values.tolist()
     [[0, 'f', 1], [0, 'm', 1], [1, 'f', 1], [1, 'm', 0]]
@@ -240,15 +240,41 @@ def group_table(
 
 
 def suppress_cells(table: pd.DataFrame, k_anonymity: int) -> pd.DataFrame:
-    """Blank every figure of the rows of a :func:`group_table` with ``0 < count < k``."""
+    """k-anonymise a :func:`group_table` (adds the boolean column ``suppressed``).
+
+    1. *Primary suppression*: every figure of a cell with ``0 < count < k`` is blanked, and the
+       ``population_share`` of a group with fewer than k customers in all.
+    2. *Secondary suppression* (complementary cells; Cox 1980, *Suppression methodology and
+       statistical disclosure control*, JASA 75): segment sizes and group totals are published
+       (in the profiles, and by the population shares), so a segment or a group with exactly
+       one blanked cell would give it away by subtraction. While some segment or group has
+       exactly one, its smallest published cell is blanked too (possibly a zero).
+
+    A blanked cell reads "fewer than k or complementary", never its value.
+    """
     if k_anonymity <= 0 or table.empty:
         return table
     out = table.copy()
-    small = (out["count"] > 0) & (out["count"] < k_anonymity)
-    small = small.fillna(False).to_numpy(dtype=bool)
+    count = out["count"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
+    hidden = (count > 0) & (count < k_anonymity)
+    totals = out.groupby("group", sort=False)["count"].transform("sum").to_numpy(dtype=np.int64)
+    small_group = totals < k_anonymity
+    lines = [out["segment"].to_numpy(), out["group"].astype(str).to_numpy()]
+    changed = True
+    while changed:
+        changed = False
+        for keys in lines:
+            for key in pd.unique(keys):
+                members = np.flatnonzero(keys == key)
+                if hidden[members].sum() == 1 and (~hidden[members]).any():
+                    shown = members[~hidden[members]]
+                    hidden[shown[np.argmin(count[shown])]] = True
+                    changed = True
     figures = ["count", "segment_share", "group_share", "representation"]
     for column in figures:
         out[column] = out[column].astype("Float64" if column != "count" else "Int64")
-        out.loc[small, column] = pd.NA
-    out["suppressed"] = small
+        out.loc[hidden, column] = pd.NA
+    out["population_share"] = out["population_share"].astype("Float64")
+    out.loc[small_group, "population_share"] = pd.NA
+    out["suppressed"] = hidden
     return out

@@ -335,7 +335,7 @@ def build_card(
         ),
     )
     if report.group_tables:
-        card.add_section("Group composition", group_section(report.group_tables, k))
+        card.add_section("Group composition", group_section(report.group_tables))
     return card
 
 

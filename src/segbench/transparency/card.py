@@ -112,10 +112,23 @@ def profile_section(profiles: pd.DataFrame) -> dict[int, str]:
     return out
 
 
-def group_section(tables: Mapping[str, pd.DataFrame], k_anonymity: int) -> dict[int, str]:
-    """Per segment, one small table per attribute: count, share, population share, ratio."""
+def _share(value: object, spec: str) -> str:
+    return "–" if pd.isna(value) else format(float(value), spec)
+
+
+def group_section(tables: Mapping[str, pd.DataFrame], max_groups: int = 12) -> dict[int, str]:
+    """Per segment, one small table per attribute: count, share, population share, ratio.
+
+    Cells the k-anonymised table suppressed (fewer than k customers, or complementary to such
+    a cell) read "suppressed". An attribute with more than ``max_groups`` groups shows its
+    ``max_groups`` largest (by population share) and says how many more the artifact lists.
+    """
     out: dict[int, list[str]] = {}
     for attribute, table in tables.items():
+        shares = table.drop_duplicates("group").set_index("group")["population_share"]
+        totals = shares.astype(float).fillna(0.0)  # a suppressed share: under k customers
+        largest = set(totals.sort_values(ascending=False, kind="stable").index[:max_groups])
+        rest = len(totals) - len(largest)
         for segment, rows in table.groupby("segment", sort=True):
             lines = out.setdefault(int(segment), [])
             lines += [
@@ -124,14 +137,17 @@ def group_section(tables: Mapping[str, pd.DataFrame], k_anonymity: int) -> dict[
                 "| group | customers | share of segment | share of population | representation |",
                 "|---|---:|---:|---:|---:|",
             ]
-            for _, row in rows.iterrows():
+            for _, row in rows[rows["group"].isin(largest)].iterrows():
                 hidden = pd.isna(row["count"])
-                count = f"< {k_anonymity}" if hidden else str(int(row["count"]))
+                count = "suppressed" if hidden else str(int(row["count"]))
                 lines.append(
-                    f"| {row['group']} | {count} | "
-                    f"{'–' if hidden else format(row['segment_share'], '.1%')} | "
-                    f"{row['population_share']:.1%} | "
-                    f"{'–' if hidden else format(row['representation'], '.2f')} |"
+                    f"| {row['group']} | {count} | {_share(row['segment_share'], '.1%')} | "
+                    f"{_share(row['population_share'], '.1%')} | "
+                    f"{_share(row['representation'], '.2f')} |"
+                )
+            if rest > 0:
+                lines.append(
+                    f"\n{rest} smaller {attribute} groups: see `fairness/segment_groups.csv`."
                 )
             lines.append("")
     return {segment: "\n".join(lines) for segment, lines in out.items()}
