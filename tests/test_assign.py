@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
 from sklearn.datasets import make_blobs
+from threadpoolctl import threadpool_limits
 
 from segbench.assignment_methods import (
     ApproximatePredict,
@@ -18,7 +18,16 @@ from segbench.assignment_methods import (
 )
 from segbench.errors import ConfigError
 
-BLOBS, BLOB_LABELS = make_blobs(600, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=0.7, random_state=3)
+BLOBS, BLOB_LABELS = make_blobs(
+    600, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=0.7, random_state=3
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_openmp_thread():
+    """Small fits slow down 10-500x when OpenMP threads outnumber free cores (shared CI)."""
+    with threadpool_limits(1, user_api="openmp"):
+        yield
 
 
 @pytest.mark.parametrize(
@@ -79,9 +88,20 @@ def test_unknown_or_impossible_methods_are_refused():
 @pytest.mark.parametrize(
     "template",
     [
-        {"name": "kmeans", "_target_": "sklearn.cluster.KMeans", "n_clusters": 3, "n_init": 2, "random_state": 0},
+        {
+            "name": "kmeans",
+            "_target_": "sklearn.cluster.KMeans",
+            "n_clusters": 3,
+            "n_init": 2,
+            "random_state": 0,
+        },
         AgglomerativeClustering(3),
-        {"name": "hdbscan", "_target_": "hdbscan.HDBSCAN", "min_cluster_size": 30, "prediction_data": True},
+        {
+            "name": "hdbscan",
+            "_target_": "hdbscan.HDBSCAN",
+            "min_cluster_size": 30,
+            "prediction_data": True,
+        },
     ],
 )
 def test_holdout_agreement_is_high_on_separated_blobs(template):

@@ -89,6 +89,8 @@ def retail_run(uri: str, path: Path, *more: str):
             f"tracking.uri={uri}",
             "tracking.log_plots=false",
             "+analysis.predictive.enabled=false",
+            "evaluation.stability.enabled=false",
+            "fairness=none",
             *more,
         ]
     )
@@ -96,16 +98,30 @@ def retail_run(uri: str, path: Path, *more: str):
 
 @pytest.mark.parametrize(
     ("algo", "method"),
-    [(["algo=kmeans", "algo.n_clusters=3"], "predict"),
-     (["algo=agglomerative", "algo.n_clusters=3"], "surrogate_knn")],
+    [
+        (["algo=kmeans", "algo.n_clusters=3"], "predict"),
+        (["algo=agglomerative", "algo.n_clusters=3"], "surrogate_knn"),
+    ],
 )
-def test_assigning_the_training_file_reproduces_the_run(tracking_uri, raw_files, linked_ids, tmp_path, algo, method, capsys):
+def test_assigning_the_training_file_reproduces_the_run(
+    tracking_uri, raw_files, linked_ids, tmp_path, algo, method, capsys
+):
     result = retail_run(tracking_uri, raw_files["train"], *algo)
     tags = MlflowClient(tracking_uri).get_run(result.run_id).data.tags
     assert tags["segbench.assign_method"] == method
     out = tmp_path / "segments.csv"
-    status = main(["--run-id", result.run_id, "--input", str(raw_files["train"]),
-                   "--output", str(out), "--tracking-uri", tracking_uri])
+    status = main(
+        [
+            "--run-id",
+            result.run_id,
+            "--input",
+            str(raw_files["train"]),
+            "--output",
+            str(out),
+            "--tracking-uri",
+            tracking_uri,
+        ]
+    )
     assert status == 0
     assert f"method {method}" in capsys.readouterr().out
     table = pd.read_csv(out, dtype={"customer_id": str})
@@ -120,8 +136,20 @@ def test_assign_new_customers_from_a_raw_file(tracking_uri, raw_files, linked_id
     result = retail_run(tracking_uri, raw_files["train"], "algo=kmeans", "algo.n_clusters=3")
     out = tmp_path / "new.parquet"
     uri = MlflowClient(tracking_uri).get_run(result.run_id).data.tags["segbench.model_uri"]
-    status = main(["--model-uri", uri, "--input", str(raw_files["new"]), "--output", str(out),
-                   "--dataset-config", "online_retail", "--tracking-uri", tracking_uri])
+    status = main(
+        [
+            "--model-uri",
+            uri,
+            "--input",
+            str(raw_files["new"]),
+            "--output",
+            str(out),
+            "--dataset-config",
+            "online_retail",
+            "--tracking-uri",
+            tracking_uri,
+        ]
+    )
     assert status == 0
     table = pd.read_parquet(out)
     new_lines = pd.read_csv(raw_files["new"], dtype={"CustomerID": str})
@@ -132,14 +160,18 @@ def test_assign_new_customers_from_a_raw_file(tracking_uri, raw_files, linked_id
     assert set(table["segment"]) <= set(result.labels)
 
 
-def test_pyfunc_predict_on_canonical_rows_equals_the_model_path(tracking_uri, raw_files, linked_ids):
+def test_pyfunc_predict_on_canonical_rows_equals_the_model_path(
+    tracking_uri, raw_files, linked_ids
+):
     result = retail_run(tracking_uri, raw_files["train"], "algo=gmm", "algo.n_components=3")
     uri = MlflowClient(tracking_uri).get_run(result.run_id).data.tags["segbench.model_uri"]
     loaded = mlflow.pyfunc.load_model(uri)
     model = loaded.unwrap_python_model()
     assert isinstance(model, SegmentationModel)
     assert loaded.metadata.signature is not None
-    assert {"part", "customer_id", "timestamp", "quantity"} <= set(loaded.metadata.signature.inputs.input_names())
+    assert {"part", "customer_id", "timestamp", "quantity"} <= set(
+        loaded.metadata.signature.inputs.input_names()
+    )
     new = load_dataset({**model.dataset_config, "path": str(raw_files["new"])})
     rows = to_rows(new)
     day = str(new.meta.analysis_date.date())
@@ -157,8 +189,12 @@ def test_rows_round_trip_keeps_every_part():
     data = toy_data(30)
     rows = to_rows(data)
     assert set(rows["part"]) == {"customers", "transactions", "texts"}
-    back = from_rows(rows, {"age": "numeric", "income": "numeric", "gender": "string",
-                            "region": "string"}, ("age", "income", "region"), "2024-12-31")
+    back = from_rows(
+        rows,
+        {"age": "numeric", "income": "numeric", "gender": "string", "region": "string"},
+        ("age", "income", "region"),
+        "2024-12-31",
+    )
     pd.testing.assert_index_equal(back.customer_ids, data.customer_ids.astype(str))
     assert len(back.transactions) == len(data.transactions)
     np.testing.assert_allclose(back.customers["income"], data.customers["income"])
@@ -176,18 +212,40 @@ def test_bad_input_to_the_model_names_what_is_missing():
 
 
 def test_cli_errors_are_one_paragraph_and_status_2(tracking_uri, raw_files, tmp_path, capsys):
-    status = main(["--run-id", "nope", "--input", str(raw_files["new"]), "--output",
-                   str(tmp_path / "x.csv"), "--tracking-uri", tracking_uri])
+    status = main(
+        [
+            "--run-id",
+            "nope",
+            "--input",
+            str(raw_files["new"]),
+            "--output",
+            str(tmp_path / "x.csv"),
+            "--tracking-uri",
+            tracking_uri,
+        ]
+    )
     assert status == 2
     assert "run 'nope' not found" in capsys.readouterr().err
-    status = main(["--run-id", "nope", "--input", str(tmp_path / "missing.csv"), "--output",
-                   str(tmp_path / "x.csv"), "--tracking-uri", tracking_uri])
+    status = main(
+        [
+            "--run-id",
+            "nope",
+            "--input",
+            str(tmp_path / "missing.csv"),
+            "--output",
+            str(tmp_path / "x.csv"),
+            "--tracking-uri",
+            tracking_uri,
+        ]
+    )
     assert status == 2
     assert "no such file" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_mlflow_models_predict_cli_serves_canonical_rows(tracking_uri, raw_files, linked_ids, tmp_path):
+def test_mlflow_models_predict_cli_serves_canonical_rows(
+    tracking_uri, raw_files, linked_ids, tmp_path
+):
     """`mlflow models predict` (a separate process, local env) on canonical rows as CSV and JSON."""
     result = retail_run(tracking_uri, raw_files["train"], "algo=kmeans", "algo.n_clusters=3")
     uri = MlflowClient(tracking_uri).get_run(result.run_id).data.tags["segbench.model_uri"]
@@ -197,15 +255,33 @@ def test_mlflow_models_predict_cli_serves_canonical_rows(tracking_uri, raw_files
     rows = to_rows(new)
     csv_in, json_in = tmp_path / "rows.csv", tmp_path / "rows.json"
     rows.to_csv(csv_in, index=False)
-    json_in.write_text(json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}))
+    json_in.write_text(
+        json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))})
+    )
     mlflow_cli = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
     for path, kind in ((csv_in, "csv"), (json_in, "json")):
         out = tmp_path / f"out-{kind}.json"
         done = subprocess.run(
-            [str(mlflow_cli), "models", "predict", "-m", uri, "-i", str(path), "-t", kind,
-             "-o", str(out), "--env-manager", "local"],
-            env=env, capture_output=True, text=True, timeout=300,
+            [
+                str(mlflow_cli),
+                "models",
+                "predict",
+                "-m",
+                uri,
+                "-i",
+                str(path),
+                "-t",
+                kind,
+                "-o",
+                str(out),
+                "--env-manager",
+                "local",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 0, done.stderr[-3000:]
         predictions = pd.DataFrame(json.loads(out.read_text())["predictions"])

@@ -19,7 +19,16 @@ temporal           transactions                                   :mod:`segbench
 k_selection        a k-means-like algorithm                       :mod:`segbench.k_selection`
 =================  =============================================  ===========================
 
-Each analysis also logs its wall time as ``<analysis>.seconds``.
+Each analysis also logs its wall time as ``<analysis>.seconds``. The analyses run with
+``analysis.threads`` OpenMP threads (default 1): their many small refits and gradient-boosting
+fits slow down by 10-500× when OpenMP threads outnumber free cores (measured on a shared
+2-core machine: a 900-row ``HistGradientBoostingRegressor`` fit took 51 s with the default
+threads under load, 0.28 s with one).
+
+Privacy: per-segment tables leave out segments of fewer than ``fairness.k_anonymity``
+customers (the k of the profiles; tag ``segbench.personalisation.suppressed_segments``), and
+a product or term must concern at least ``max(min_customers, k)`` customers to be reported.
+No table holds a customer id or a text.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
 from segbench.configs import config_dir
 from segbench.customer_data import CustomerData
@@ -62,12 +72,31 @@ class _Context:
         self.labels = pd.Series(np.asarray(seg.labels), index=features.index.astype(str))
         self.metrics: dict[str, float] = {}
         self.names: dict[int, str] = {}
+        # privacy: the same k as the profiles (fairness.k_anonymity; 0 = no suppression)
+        self.k = int((cfg.get("fairness") or {}).get("k_anonymity", 0) or 0)
+        sizes = self.labels.value_counts()
+        self.small = set(int(s) for s in sizes[sizes < self.k].index)
+
+    def sensitive(self, ids: pd.Index) -> Any:
+        """Sensitive attributes of ``ids`` when the run's estimator needs them, else None."""
+        if not getattr(self.seg.estimator, "requires_sensitive", False):
+            return None
+        from segbench.fairness.scoring import sensitive_frame
+
+        return sensitive_frame(self.data, ids)
 
     def make_pipeline(self):
         cfg = self.cfg
         return build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, seed=cfg.seed)
 
     def table(self, frame: pd.DataFrame, path: str, index: bool = False) -> None:
+        """Log a per-segment table, without the rows of segments under k customers."""
+        if self.small:
+            segment = frame["segment"] if "segment" in frame.columns else None
+            if segment is None and frame.index.name == "segment":
+                segment = pd.Series(frame.index, index=frame.index)
+            if segment is not None:
+                frame = frame[~segment.astype(int).isin(self.small).to_numpy()]
         self.run.table(frame, path, index=index)
 
 
@@ -83,6 +112,7 @@ def _assign(ctx: _Context, s: DictConfig) -> None:
         holdout=float(s.holdout),
         seed=int(ctx.cfg.seed),
         max_customers=int(s.max_customers),
+        sensitive=ctx.sensitive(ctx.features.index),
     )
     ctx.metrics.update(metrics)
     ctx.run.tags({"segbench.assign.agreement_method": method})
@@ -91,6 +121,7 @@ def _assign(ctx: _Context, s: DictConfig) -> None:
 def _predictive(ctx: _Context, s: DictConfig) -> None:
     from segbench.assignment_methods import refit
     from segbench.predictive import evaluate_outcomes, response_lift, temporal_split
+    from segbench.temporal.matching import match_by_overlap, relabel
 
     data, seed = ctx.data, int(ctx.cfg.seed)
     outcomes = data.outcomes
@@ -106,7 +137,11 @@ def _predictive(ctx: _Context, s: DictConfig) -> None:
         before, outcomes_split, cutoff = temporal_split(data, s.cutoff, int(s.horizon_days))
         pipeline = ctx.make_pipeline()
         X = pipeline.fit_transform(before).X
-        _, labels = refit(ctx.seg.estimator, X)
+        _, labels = refit(ctx.seg.estimator, X, ctx.sensitive(before.customer_ids))
+        # the refit's segment ids matched to the run's (member overlap), so the per-segment
+        # table speaks of the run's segments
+        run_labels = ctx.labels.reindex(before.customer_ids.astype(str)).to_numpy()
+        labels = relabel(labels, match_by_overlap(run_labels, labels))
         result = evaluate_outcomes(
             X,
             labels,
@@ -152,6 +187,7 @@ def _personalisation(ctx: _Context, s: DictConfig) -> None:
 
     data, labels = ctx.data, ctx.labels
     profile = ctx.features.profile
+    min_customers = max(int(s.min_customers), ctx.k)
     if {"recency", "frequency", "monetary"} <= set(profile.columns):
         rfm = profile[["recency", "frequency", "monetary"]].copy()
         rfm.index = rfm.index.astype(str)
@@ -164,9 +200,9 @@ def _personalisation(ctx: _Context, s: DictConfig) -> None:
     affinity = categories = terms = None
     if data.has("transactions"):
         top = p.top_products(data.transactions, labels, int(s.top_n))
-        ctx.table(top, "personalisation/top_products.csv")
+        ctx.table(top[top["customers"] >= ctx.k], "personalisation/top_products.csv")
         affinity = p.product_affinity(
-            data.transactions, labels, int(s.top_n), float(s.min_support), int(s.min_customers)
+            data.transactions, labels, int(s.top_n), float(s.min_support), min_customers
         )
         ctx.table(affinity, "personalisation/product_affinity.csv")
     categories = p.category_affinity(data.customers, labels)
@@ -175,9 +211,19 @@ def _personalisation(ctx: _Context, s: DictConfig) -> None:
     else:
         categories = None
     if data.has("texts"):
-        terms = p.ctfidf_terms(data.texts, labels, int(s.top_n), int(s.min_customers))
+        terms = p.ctfidf_terms(data.texts, labels, int(s.top_n), min_customers)
         ctx.table(terms, "personalisation/terms.csv")
     recs = p.recommendations(names, affinity, categories, int(s.n_offers))
+    if ctx.small:
+        shown = ~recs["segment"].isin(ctx.small)
+        names, recs = names[names["segment"].isin(recs["segment"][shown])], recs[shown]
+        ctx.run.tags(
+            {
+                "segbench.personalisation.suppressed_segments": ",".join(
+                    str(x) for x in sorted(ctx.small)
+                )
+            }
+        )
     ctx.table(recs, "personalisation/recommendations.csv")
     ctx.run.text(recs.to_markdown(index=False), "personalisation/recommendations.md")
     cards = p.segment_cards(names, ctx.profiles, recs, affinity, terms)
@@ -197,7 +243,7 @@ def _temporal(ctx: _Context, s: DictConfig) -> None:
     )
     if not fits:
         raise SegbenchError(f"no {s.freq!r} window has {s.min_customers} customers")
-    result = track_segments(fits, float(s.drift_ari), float(s.drift_share))
+    result = track_segments(fits, float(s.drift_ari), float(s.drift_share), str(s.match))
     ctx.metrics.update(result.metrics)
     drift = result.drift_windows
     tags = {"segbench.temporal.drift": ",".join(drift) if drift else "none"}
@@ -207,14 +253,38 @@ def _temporal(ctx: _Context, s: DictConfig) -> None:
     ctx.table(migration_table(result), "temporal/migration.csv")
     ctx.table(transitions_table(result), "temporal/transitions.csv")
     ctx.table(result.shares, "temporal/shares.csv", index=True)
-    ctx.run.figure(charts.migration_heatmaps(result), "temporal/migration.png")
-    ctx.run.figure(charts.share_chart(result), "temporal/shares.png")
+    names = _window_names(fits[0])
+    if names:
+        ctx.table(
+            pd.DataFrame({"segment": list(names), "name": list(names.values())}),
+            "temporal/segment_names.csv",
+        )
+    ctx.run.figure(charts.migration_heatmaps(result, names), "temporal/migration.png")
+    ctx.run.figure(charts.share_chart(result, names), "temporal/shares.png")
     if s.online.enabled:
         online = online_vs_refit(
-            data, ctx.make_pipeline, ctx.seg.estimator, s.online.batch_freq, seed
+            data,
+            ctx.make_pipeline,
+            ctx.seg.estimator,
+            s.online.batch_freq,
+            seed,
+            history_days=s.online.get("history_days"),
         )
         ctx.metrics.update(online.metrics)
         ctx.table(online.batches, "temporal/online_batches.csv")
+
+
+def _window_names(fit: Any) -> dict[int, str]:
+    """RFM names of the first window's segments (matched ids keep them along the chain)."""
+    from segbench.personalisation import rfm_segment_names
+
+    profile = fit.pipeline.transform(fit.data).profile
+    if not {"recency", "frequency", "monetary"} <= set(profile.columns):
+        return {}
+    rfm = profile[["recency", "frequency", "monetary"]].copy()
+    rfm.index = rfm.index.astype(str)
+    table = rfm_segment_names(rfm, pd.Series(np.asarray(fit.labels), index=rfm.index))
+    return dict(zip(table["segment"].astype(int), table["name"], strict=True))
 
 
 def _k_selection(ctx: _Context, s: DictConfig) -> None:
@@ -262,6 +332,14 @@ def run_analyses(
     """
     settings = analysis_settings(cfg)
     ctx = _Context(run, cfg, data, features, seg, pipeline, profiles)
+    threads = settings.get("threads")
+    with threadpool_limits(limits=None if threads is None else int(threads), user_api="openmp"):
+        _run_all(ctx, settings)
+    return ctx.metrics
+
+
+def _run_all(ctx: _Context, settings: DictConfig) -> None:
+    run = ctx.run
     for name, analyse in ANALYSES.items():
         options = settings.get(name)
         if options is None or not options.get("enabled", False):
@@ -274,4 +352,3 @@ def run_analyses(
             run.tags({f"segbench.{name}.skipped": str(err)})
             continue
         ctx.metrics[f"{name}.seconds"] = time.perf_counter() - tic
-    return ctx.metrics

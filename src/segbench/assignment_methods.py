@@ -193,25 +193,34 @@ def assigner_for(estimator: Any, method: str = "auto", seed: int = 0) -> BaseEst
     return SurrogateKNN(seed=seed)
 
 
-def refit(template: Any, X: np.ndarray) -> tuple[Any, np.ndarray]:
+def refit(template: Any, X: np.ndarray, sensitive: Any = None) -> tuple[Any, np.ndarray]:
     """Fit a copy of ``template`` on ``X``: ``(estimator, labels)``.
 
     ``template`` is an algorithm config (built with :func:`segbench.algorithms.build_estimator`
     and its guards) or an estimator whose parameters are copied (``sklearn.base.clone``), e.g.
     a run's tuned estimator, so refits use the parameters the run actually used.
+    ``sensitive`` (rows aligned with ``X``) reaches fairness-aware estimators
+    (``requires_sensitive``), which cannot be refitted without it.
     """
     if isinstance(template, Mapping):
-        seg = fit_segmentation(template, X)
+        seg = fit_segmentation(template, X, sensitive)
         return seg.estimator, seg.labels
     estimator = clone(template)
+    fit_params = {}
+    if getattr(estimator, "requires_sensitive", False):
+        if sensitive is None:
+            raise ConfigError(
+                f"{type(estimator).__name__} needs the customers' sensitive attributes to be "
+                "refitted, and this refit has none"
+            )
+        fit_params["sensitive_features"] = sensitive
     params = estimator.get_params(deep=False)
     for key in K_PARAMS:
         if params.get(key) is not None and int(params[key]) > len(X):
             raise DataError(
-                f"{key}={params[key]} is larger than the number of customers ({len(X)}) "
-                "to refit on"
+                f"{key}={params[key]} is larger than the number of customers ({len(X)}) to refit on"
             )
-    return estimator, fit_labels(estimator, X)
+    return estimator, fit_labels(estimator, X, **fit_params)
 
 
 def holdout_agreement(
@@ -222,10 +231,13 @@ def holdout_agreement(
     seed: int = 0,
     max_customers: int = 50_000,
     method: str = "auto",
+    sensitive: Any = None,
 ) -> tuple[dict[str, float], str]:
     """Agreement of the assignment method with the full fit on held-out customers.
 
-    ``template``: the algorithm config or the run's estimator (see :func:`refit`). Returns
+    ``template``: the algorithm config or the run's estimator (see :func:`refit`);
+    ``sensitive``: a frame of sensitive attributes aligned with ``X`` (fairness-aware
+    algorithms only). Returns
     ``(metrics, method name)``; see the module docstring for the protocol and metric names.
     """
     if not 0 < holdout < 1:
@@ -235,7 +247,8 @@ def holdout_agreement(
     order = rng.permutation(len(X))[: min(len(X), max_customers)]
     n_held = max(1, round(holdout * len(order)))
     held, train = order[:n_held], order[n_held:]
-    estimator, train_labels = refit(template, X[train])
+    part = None if sensitive is None else sensitive.iloc[train]
+    estimator, train_labels = refit(template, X[train], part)
     assigner = assigner_for(estimator, method, seed).fit(X[train], train_labels)
     predicted = assigner.predict(X[held])
     mapping = match_by_overlap(labels[train], train_labels)

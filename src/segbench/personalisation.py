@@ -39,7 +39,8 @@ mid        about to sleep   need attention    loyal
 low        lost             hibernating       at risk
 =========  ===============  ================  ==============
 
-Two segments with the same name get `` (2)``, `` (3)`` in order of size. Noise (``-1``) is
+Two segments with the same name get `` (2)``, `` (3)``… in decreasing order of
+``r + fm`` (the best keeps the plain name; ties: the larger first). Noise (``-1``) is
 "unassigned". Without RFM the name is ``segment <id>``.
 
 Artifacts (``personalisation/`` of the run): ``top_products.csv`` (segment, by, rank,
@@ -267,7 +268,10 @@ def rfm_segment_names(rfm: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
                 "name": name,
             }
         )
-    table = pd.DataFrame(rows).sort_values(["size", "segment"], ascending=[False, True])
+    table = pd.DataFrame(rows)
+    table["_rank"] = table["r_score"] + table["fm_score"]
+    table = table.sort_values(["_rank", "size", "segment"], ascending=[False, False, True])
+    table = table.drop(columns="_rank")
     seen: dict[str, int] = {}
     names = []
     for name in table["name"]:

@@ -3,9 +3,15 @@
 For consecutive window fits ``t-1 → t``:
 
 - **matching**: window ``t``'s segment ids are matched to window ``t-1``'s (already matched)
-  ids by Hungarian assignment on member overlap over the customers active in both
-  (:func:`segbench.temporal.matching.match_by_overlap`), so ids mean the same segment along
-  the chain; a segment with no partner gets a fresh id.
+  ids by Hungarian assignment, so ids mean the same segment along the chain; a segment with
+  no partner gets a fresh id. ``match="centroids"`` (default) pairs segments by behaviour:
+  window ``t``'s customers are put through window ``t-1``'s fitted feature pipeline, and the
+  segment centroids of both windows are compared in that one space
+  (:func:`~segbench.temporal.matching.match_by_centroids`). ``match="overlap"`` pairs
+  segments by membership over the customers active in both windows
+  (:func:`~segbench.temporal.matching.match_by_overlap`) — which hides a mass movement of
+  customers (it then looks like two segments swapping names), so it suits only stable
+  customer bases.
 - **migration matrix**: customers by (segment in ``t-1``, segment in ``t``), with the row
   ``inactive`` (active in ``t`` only: new or returning) and the column ``inactive`` (active in
   ``t-1`` only).
@@ -37,7 +43,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from segbench.temporal.matching import match_by_overlap, relabel
+from segbench.errors import ConfigError
+from segbench.temporal.matching import match_by_centroids, match_by_overlap, relabel
 from segbench.temporal.windows import WindowFit
 
 INACTIVE = "inactive"
@@ -96,10 +103,20 @@ def _shares(labels: pd.Series) -> pd.Series:
     return labels.value_counts(normalize=True).sort_index()
 
 
+def _centroids(X: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    labels = np.asarray(labels)
+    return {int(s): X[labels == s].mean(axis=0) for s in np.unique(labels) if s != -1}
+
+
 def track_segments(
-    fits: list[WindowFit], drift_ari: float = 0.5, drift_share: float = 0.15
+    fits: list[WindowFit],
+    drift_ari: float = 0.5,
+    drift_share: float = 0.15,
+    match: str = "centroids",
 ) -> TemporalSegments:
     """Match, migrate, measure and flag drift along the window fits (module docstring)."""
+    if match not in ("centroids", "overlap"):
+        raise ConfigError(f"temporal match={match!r}; expected 'centroids' or 'overlap'")
     labels: dict[str, pd.Series] = {}
     transitions: list[Transition] = []
     previous: WindowFit | None = None
@@ -112,7 +129,14 @@ def track_segments(
             continue
         before = labels[previous.window.label]
         shared = raw.index.intersection(before.index)
-        mapping = match_by_overlap(before.loc[shared].to_numpy(), raw.loc[shared].to_numpy())
+        if match == "overlap":
+            mapping = match_by_overlap(before.loc[shared].to_numpy(), raw.loc[shared].to_numpy())
+        else:  # both windows' centroids in window t-1's feature space
+            X_here = previous.pipeline.transform(fit.data).X
+            mapping = match_by_centroids(
+                _centroids(previous.X, before.loc[previous.ids.astype(str)].to_numpy()),
+                _centroids(X_here, fit.labels),
+            )
         matched = pd.Series(relabel(raw.to_numpy(), mapping), index=raw.index)
         labels[name] = matched
         stay = float((before.loc[shared] == matched.loc[shared]).mean()) if len(shared) else np.nan

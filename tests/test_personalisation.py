@@ -1,0 +1,183 @@
+"""What to offer each segment: product lift and support, c-TF-IDF terms, RFM names, offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segbench import personalisation as p
+
+
+def lines(rows):
+    tx = pd.DataFrame(rows, columns=["customer_id", "product_id", "quantity", "unit_price"])
+    return tx.assign(
+        description=lambda t: "desc " + t["product_id"],
+        invoice_id="i",
+        timestamp=pd.Timestamp("2024-01-01"),
+        channel="web",
+    )
+
+
+SHOP = lines(
+    [
+        ("a", "X", 1, 2.0),
+        ("b", "X", 2, 2.0),
+        ("c", "X", 1, 2.0),
+        ("c", "Y", 5, 1.0),
+        ("d", "Y", 1, 1.0),
+        ("a", "Z", 10, 0.5),
+        ("a", "Z", 10, 0.5),
+    ]
+)
+LABELS = pd.Series([0, 0, 1, 1], index=["a", "b", "c", "d"])
+
+
+def test_product_lift_and_support_by_hand():
+    table = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.0, min_customers=1)
+    row = table.set_index(["segment", "product_id"])
+    assert row.loc[(0, "X"), "support"] == 1.0
+    assert row.loc[(0, "X"), "base_support"] == 0.75
+    assert row.loc[(0, "X"), "lift"] == pytest.approx(4 / 3)
+    assert row.loc[(0, "Z"), "lift"] == pytest.approx(0.5 / 0.25)
+    assert row.loc[(1, "Y"), "lift"] == pytest.approx(2.0)
+    assert row.loc[(1, "X"), "not_yet_bought"] == 1  # d has not bought X yet
+    assert list(table[table["segment"] == 0]["product_id"]) == ["Z", "X"]  # ranked by lift
+    assert row.loc[(0, "Z"), "description"] == "desc Z"
+
+
+def test_affinity_thresholds_drop_rare_products():
+    table = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.0, min_customers=2)
+    assert set(table["product_id"]) == {"X", "Y"}  # Z: one buyer only
+    table = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.75, min_customers=1)
+    assert set(zip(table["segment"], table["product_id"], strict=True)) == {(0, "X"), (1, "Y")}
+
+
+def test_top_products_by_quantity_and_by_revenue():
+    top = p.top_products(SHOP, LABELS, n=2)
+    seg0 = top[top["segment"] == 0].set_index(["by", "rank"])
+    assert seg0.loc[("quantity", 1), "product_id"] == "Z"  # 20 units
+    assert seg0.loc[("quantity", 1), "quantity"] == 20
+    assert seg0.loc[("revenue", 1), "product_id"] == "Z"  # 10.0 vs X 6.0
+    assert seg0.loc[("revenue", 2), "revenue"] == pytest.approx(6.0)
+    seg1 = top[top["segment"] == 1].set_index(["by", "rank"])
+    assert seg1.loc[("revenue", 1), "product_id"] == "Y"  # 6.0 vs 2.0
+
+
+def test_class_based_tfidf_finds_each_segments_own_words():
+    ids = [f"c{i}" for i in range(40)]
+    labels = pd.Series(np.arange(40) % 2, index=ids)
+    texts = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "text": [
+                "great coffee beans, strong espresso" if i % 2 == 0 else "green tea leaves, calm"
+                for i in range(40)
+            ],
+        }
+    )
+    terms = p.ctfidf_terms(texts, labels, top_n=3, min_customers=5)
+    top0 = set(terms[terms["segment"] == 0]["term"])
+    top1 = set(terms[terms["segment"] == 1]["term"])
+    assert top0 & {"coffee", "espresso", "beans", "coffee beans", "strong"}
+    assert top1 & {"tea", "green", "leaves", "green tea", "calm"}
+    assert not top0 & top1
+
+
+def test_terms_of_fewer_customers_than_the_threshold_are_never_reported():
+    ids = [f"c{i}" for i in range(20)]
+    labels = pd.Series([0] * 20, index=ids)
+    texts = pd.DataFrame({"customer_id": ids, "text": ["nice shoes"] * 19 + ["I am Jane Doe"]})
+    terms = p.ctfidf_terms(texts, labels, top_n=10, min_customers=5)
+    assert "jane" not in set(terms["term"]) and "doe" not in set(terms["term"])
+
+
+def test_rfm_names_follow_the_documented_grid():
+    rng = np.random.default_rng(0)
+    n = 300
+    # 0: recent, frequent, big; 1: as recent, one small purchase; 2: long gone, one purchase
+    group = np.arange(n) % 3
+    rfm = pd.DataFrame(
+        {
+            "recency": np.where(group < 2, rng.uniform(1, 10, n), rng.uniform(250, 300, n)),
+            "frequency": np.where(group == 0, 20.0, 1.0),
+            "monetary": np.array([2000.0, 20.0, 25.0])[group] * rng.uniform(0.95, 1.05, n),
+        },
+        index=[f"c{i}" for i in range(n)],
+    )
+    names = p.rfm_segment_names(rfm, pd.Series(group, index=rfm.index)).set_index("segment")
+    # percentile ranks of each segment's median customer among all customers:
+    # 0: r ≈ 0.67 (high), fm ≈ 0.83 (high); 1: r ≈ 0.67, fm ≈ (0.33 + 0.17) / 2 (low);
+    # 2: r ≈ 0.17 (low), fm ≈ (0.33 + 0.5) / 2 (mid)
+    assert names.loc[0, "name"] == "champions"
+    assert names.loc[1, "name"] == "new customers"
+    assert names.loc[2, "name"] == "hibernating"
+    assert names.loc[0, "r_score"] >= p.HIGH and names.loc[2, "r_score"] < p.LOW
+    assert p.LOW <= names.loc[2, "fm_score"] < p.HIGH
+
+
+def test_duplicate_names_are_numbered_by_size():
+    rfm = pd.DataFrame(
+        {"recency": [1.0] * 6, "frequency": [5.0] * 6, "monetary": [9.0] * 6},
+        index=list("abcdef"),
+    )
+    labels = pd.Series([0, 0, 0, 0, 1, 1], index=rfm.index)
+    names = p.rfm_segment_names(rfm, labels).set_index("segment")["name"]
+    assert names[1] == f"{names[0]} (2)"
+
+
+def test_recommendations_offer_over_bought_products_with_reach():
+    affinity = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.0, min_customers=1)
+    names = p.default_names(LABELS)
+    recs = p.recommendations(names, affinity, n_offers=2).set_index("segment")
+    assert recs.loc[0, "offer"].startswith("desc Z (lift 2.0)")
+    assert recs.loc[1, "offer"].startswith("desc Y (lift 2.0)")
+    assert recs.loc[0, "offers_to_members_not_yet_buying"] == 1  # b has not bought Z
+    cards = p.segment_cards(names, pd.DataFrame(), recs.reset_index(), affinity)
+    assert "## Segment 0: segment 0 (2 customers)" in cards and "desc Z" in cards
+
+
+def test_category_lift_without_transactions():
+    customers = pd.DataFrame(
+        {"spend_wines": [100.0, 100.0, 0.0, 0.0], "spend_fruits": [1.0, 1.0, 3.0, 3.0]},
+        index=list("abcd"),
+    )
+    table = p.category_affinity(customers, LABELS).set_index(["segment", "category"])
+    assert table.loc[(0, "wines"), "lift"] == pytest.approx(2.0)
+    assert table.loc[(1, "fruits"), "lift"] == pytest.approx(1.5)
+
+
+def test_a_run_logs_personalisation_artifacts(tracking_uri):
+    import mlflow
+
+    from segbench.api import run
+
+    result = run(
+        [
+            "dataset._target_=toydata.ToyDataset",
+            "dataset.name=toy",
+            "dataset.n_customers=300",
+            f"tracking.uri={tracking_uri}",
+            "features=rfm",
+            "algo.n_clusters=3",
+            "tracking.log_plots=false",
+            "tracking.log_model=false",
+            "evaluation.stability.enabled=false",
+            "fairness=none",  # not under test here
+            "+analysis.predictive.enabled=false",
+            "+analysis.assign.enabled=false",
+        ]
+    )
+    local = mlflow.artifacts.download_artifacts(
+        run_id=result.run_id, artifact_path="personalisation", tracking_uri=tracking_uri
+    )
+    names = pd.read_csv(f"{local}/segment_names.csv")
+    assert len(names) == 3 and names["name"].str.len().gt(0).all()
+    recs = pd.read_csv(f"{local}/recommendations.csv")
+    assert set(recs.columns) >= {"segment", "name", "action", "offer"}
+    top = pd.read_csv(f"{local}/top_products.csv")
+    assert set(top["by"]) == {"quantity", "revenue"}
+    cards = Path(local, "segment_cards.md").read_text()
+    assert cards.count("## Segment") == 3
