@@ -7,7 +7,12 @@ is resolved inside the package.
 
 Experiment presets are the YAML files in ``experiments/``; they are registered in Hydra's
 config store as the group ``experiment`` (``python -m segbench experiment=quick``), each at the
-global package like lightning-hydra-template's ``configs/experiment``.
+global package like lightning-hydra-template's ``configs/experiment``. A preset may carry a
+``defaults:`` list of ``override /<group>: <option>`` entries, a ``hydra.sweeper.params`` grid
+and ``hydra.mode: MULTIRUN`` (one command runs the whole study; the compose API ignores the
+mode and composes the preset's base config). Each sub-folder ``experiments/<group>/`` is
+registered as the config group ``<group>`` (global package), for building blocks of studies
+such as ``experiments/cell/`` (one dataset with one feature expression, swept as ``+cell=...``).
 """
 
 from __future__ import annotations
@@ -41,11 +46,19 @@ def experiments_dir() -> Path:
 
 
 def register_experiments() -> list[str]:
-    """Register every ``experiments/*.yaml`` as an option of the ``experiment`` group."""
+    """Register every ``experiments/*.yaml`` as an option of the ``experiment`` group, and
+    every ``experiments/<group>/*.yaml`` as an option of the group ``<group>``.
+
+    Returns the names of the experiment presets.
+    """
     store = ConfigStore.instance()
     names = []
-    for path in sorted(experiments_dir().glob("*.yaml")):
+    root = experiments_dir()
+    for path in sorted(root.glob("*.yaml")):
         node = OmegaConf.load(path)
         store.store(group="experiment", name=path.stem, node=node, package="_global_")
         names.append(path.stem)
+    for path in sorted(root.glob("*/*.yaml")):
+        node = OmegaConf.load(path)
+        store.store(group=path.parent.name, name=path.stem, node=node, package="_global_")
     return names

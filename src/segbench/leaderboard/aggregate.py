@@ -17,9 +17,11 @@ For each (dataset, feature expression) one table, one row per algorithm:
    comparisons of classifiers over multiple data sets"). A row without the metric (e.g. no
    silhouette because fewer than two segments were found) ranks below every row that has
    it; its value stays missing, never zero. A metric no row has is left out of the table.
-4. ``mean_rank`` averages the ranks of the *rank metrics*: the quality headline metrics
-   (silhouette, davies_bouldin, calinski_harabasz, stability, ari) and every fairness
-   balance. ``fit_seconds`` is shown and ranked but is a cost, not part of the mean rank.
+4. ``mean_rank`` averages the ranks of the quality headline metrics present (silhouette,
+   davies_bouldin, calinski_harabasz, stability, ari) and *one* fairness term, the mean of the
+   ``fairness.<attr>.balance`` ranks, so fairness weighs as one metric however many sensitive
+   attributes the dataset has. ``fit_seconds`` is shown and ranked but is a cost, not part of
+   the mean rank.
 
 The overall table averages each (algorithm, feature expression) row's mean rank over the
 datasets where it ran.
@@ -215,6 +217,17 @@ def _table(
     return table, present
 
 
+def mean_rank(table: pd.DataFrame, ranked: list[str]) -> pd.Series:
+    """Mean of the quality ranks and one fairness term (the mean of the balance ranks)."""
+    quality = [table[f"{m}.rank"] for m in ranked if not FAIRNESS_BALANCE.match(m)]
+    fairness = [f"{m}.rank" for m in ranked if FAIRNESS_BALANCE.match(m)]
+    if fairness:
+        quality.append(table[fairness].mean(axis=1))
+    if not quality:
+        return pd.Series(np.nan, index=table.index)
+    return pd.concat(quality, axis=1).mean(axis=1)
+
+
 def build_leaderboard(
     runs: pd.DataFrame,
     select: str = "silhouette",
@@ -237,7 +250,7 @@ def build_leaderboard(
         table, present = _table(group, metrics, select, variants)
         ranked = [m for m in present if m in rank_metrics_all]
         used.update(ranked)
-        table["mean_rank"] = table[[f"{m}.rank" for m in ranked]].mean(axis=1) if ranked else np.nan
+        table["mean_rank"] = mean_rank(table, ranked)
         table = table.sort_values(["mean_rank", "algorithm"], kind="stable").reset_index(drop=True)
         tables[(str(dataset), str(features))] = table
     failed = failed_runs[
@@ -289,5 +302,6 @@ __all__ = [
     "direction",
     "headline_metrics",
     "interval95",
+    "mean_rank",
     "overall_ranks",
 ]

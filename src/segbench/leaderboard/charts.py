@@ -5,8 +5,8 @@ backend switch (a notebook keeps its inline backend), nothing left open.
 
 - :func:`metric_bars` — one figure per headline metric: a panel per (dataset, features)
   table, a bar per algorithm, the 95% interval over seeds as an error bar;
-- :func:`quality_fairness` — per dataset, quality (e.g. silhouette) against the worst
-  fairness balance over the sensitive attributes, the Pareto front marked;
+- :func:`quality_fairness` — per dataset, quality (e.g. silhouette) against the fairness
+  balance averaged over the sensitive attributes, the Pareto front marked;
 - :func:`rank_heatmap` — mean rank of every algorithm in every table.
 """
 
@@ -91,7 +91,11 @@ def pareto_front(x: np.ndarray, y: np.ndarray, maximize: tuple[bool, bool] = (Tr
 
 
 def fairness_points(board: Leaderboard, quality: str) -> dict[str, list[dict]]:
-    """Per dataset, one point per table row: quality and worst balance over attributes."""
+    """Per dataset, one point per table row: quality and the mean balance over attributes.
+
+    The mean, not the worst attribute: one attribute whose balance is 0 for every row (a
+    segment without any customer of some group) would otherwise flatten the whole chart.
+    """
     points: dict[str, list[dict]] = {}
     for (dataset, features), table in board.tables.items():
         balance = [c for c in table.columns if FAIRNESS_BALANCE.match(str(c))]
@@ -99,12 +103,12 @@ def fairness_points(board: Leaderboard, quality: str) -> dict[str, list[dict]]:
             continue
         for _, row in table.iterrows():
             values = row[balance].to_numpy(dtype=float)
-            worst = float(np.nanmin(values)) if not np.isnan(values).all() else np.nan
+            mean = float(np.nanmean(values)) if not np.isnan(values).all() else np.nan
             points.setdefault(dataset, []).append(
                 {
                     "label": f"{row['algorithm']} · {features}",
                     "algorithm": row["algorithm"],
-                    "balance": worst,
+                    "balance": mean,
                     "quality": float(row[quality]),
                 }
             )
@@ -112,7 +116,7 @@ def fairness_points(board: Leaderboard, quality: str) -> dict[str, list[dict]]:
 
 
 def quality_fairness(board: Leaderboard, quality: str = "silhouette") -> Figure | None:
-    """Quality against worst-attribute balance per dataset; ``None`` without fairness metrics."""
+    """Quality against mean balance per dataset; ``None`` without fairness metrics."""
     points = fairness_points(board, quality)
     if not points:
         return None
@@ -134,7 +138,7 @@ def quality_fairness(board: Leaderboard, quality: str = "silhouette") -> Figure 
             ax.annotate(p["label"], (p["balance"], p["quality"]), fontsize=6, alpha=0.8)
         order = np.argsort(x[front])
         ax.plot(x[front][order], y[front][order], "k--", lw=0.8, label="Pareto front")
-        ax.set_xlabel("worst fairness balance over attributes (↑)", fontsize=7)
+        ax.set_xlabel("fairness balance, mean over sensitive attributes (↑)", fontsize=7)
         ax.set_ylabel(f"{quality} ({'↑' if direction(quality) == 'max' else '↓'})", fontsize=7)
         ax.set_title(dataset, fontsize=8)
         ax.legend(fontsize=6, loc="best")
@@ -160,7 +164,16 @@ def rank_heatmap(board: Leaderboard) -> Figure:
     for i in range(len(algorithms)):
         for j in range(len(keys)):
             if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=7, color="w")
+                light = image.norm(grid[i, j]) < 0.5  # viridis_r: low ranks are light
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if light else "white",
+                )
     fig.colorbar(image, ax=ax, label="mean rank (1 = best)")
     ax.set_title("mean rank per table (blank: not run or failed)", fontsize=9)
     fig.tight_layout()

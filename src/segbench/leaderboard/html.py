@@ -22,6 +22,7 @@ from segbench.leaderboard.markdown import (
     display_overall,
     display_table,
     headline,
+    how_to_read,
 )
 
 STYLE = """
@@ -65,10 +66,7 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "silhouette
     body = [f"<h1>{html.escape(board.title)}</h1>"]
     if source:
         body.append(f"<p class='note'>{html.escape(source)}</p>")
-    body.append(
-        "<p class='note'>Cells: mean ± 95% CI half-width over seeds (#rank in the table, "
-        "direction-aware); — = missing, never zero; † = fewer seeds had the metric.</p>"
-    )
+    body.append(f"<p class='note'>{_inline_md(how_to_read(board))}</p>")
     body += ["<h2>Headline</h2>", "<ul>"]
     body += [f"<li>{_inline_md(line[2:])}</li>" for line in headline(board)]
     body.append("</ul>")
@@ -96,7 +94,7 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "silhouette
             _figure(
                 scatter,
                 "chart-quality-fairness",
-                f"{quality} vs worst fairness balance; outlined points are the Pareto front",
+                f"{quality} vs mean fairness balance; outlined points are the Pareto front",
             )
         )
     else:

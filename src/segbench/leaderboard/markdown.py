@@ -104,6 +104,23 @@ def headline(board: Leaderboard) -> list[str]:
     return lines
 
 
+def how_to_read(board: Leaderboard) -> str:
+    """The paragraph that explains cells, ranks and the mean rank of this leaderboard."""
+    quality = [m for m in board.rank_metrics if not m.startswith("fairness.")]
+    fairness = len(board.rank_metrics) > len(quality)
+    return (
+        "How to read: each cell is `mean ± 95% CI half-width (#rank)` over seeds (no interval "
+        "with one seed; † = fewer seeds had the metric); `—` = metric missing, never zero. Ranks "
+        "follow each metric's better direction (↑ higher / ↓ lower is better), ties share the "
+        "average rank, a row missing a metric ranks last on it. Mean rank over: "
+        f"{', '.join(quality) or 'none'}"
+        + (" and one fairness term (the mean of the balance ranks)" if fairness else "")
+        + "; fit time is ranked but not in the mean. With several configurations of one "
+        f"algorithm the best by `{board.select}` is shown. Internal indices are not comparable "
+        "across feature expressions (different spaces); ARI is."
+    )
+
+
 def _md(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) if len(frame) else "_none_"
 
@@ -128,14 +145,7 @@ def render_markdown(board: Leaderboard, source: str = "") -> str:
         lines += ["", source]
     lines += [
         "",
-        "How to read: each cell is `mean ± 95% CI half-width (#rank)` over seeds (no interval with "
-        "one seed; † = fewer seeds had the metric); `—` = metric missing, never zero. Ranks follow "
-        "each metric's better direction (↑ higher / ↓ lower is better), ties share the average "
-        "rank, a row missing a metric ranks last on it. Mean rank over: "
-        f"{', '.join(board.rank_metrics) or 'none'} "
-        f"(fit time is ranked but not in the mean). With several configurations of one algorithm "
-        f"the best by `{board.select}` is shown. Internal indices are not comparable across "
-        "feature expressions (different spaces); ARI is.",
+        how_to_read(board),
         "",
         "## Headline",
         "",
@@ -163,6 +173,7 @@ __all__ = [
     "display_overall",
     "display_table",
     "headline",
+    "how_to_read",
     "number",
     "render_markdown",
 ]

@@ -1,0 +1,107 @@
+"""Experiment presets (experiments/*.yaml) and study cells (experiments/cell/*.yaml) compose."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.types import RunMode
+
+from segbench.api import compose_config
+from segbench.configs import config_dir, experiments_dir, register_experiments
+from segbench.leaderboard.__main__ import main as leaderboard_main
+from segbench.leaderboard.store import read_runs_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+ALGORITHMS = sorted(p.stem for p in (ROOT / "conf" / "algo").glob("*.yaml"))
+
+
+def sweep_grid(preset: str) -> dict[str, list[str]]:
+    """The preset's hydra.sweeper.params, parsed by Hydra's own override parser."""
+    register_experiments()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
+    assert cfg.hydra.mode == RunMode.MULTIRUN
+    parsed = OverridesParser.create().parse_overrides(
+        [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+    )
+    return {o.key_or_group: list(o.sweep_string_iterator()) for o in parsed}
+
+
+def test_presets_and_cells_are_registered():
+    names = register_experiments()
+    assert {"quick", "benchmark"} <= set(names)
+    assert experiments_dir() == ROOT / "experiments"
+
+
+def test_quick_preset_composes_and_is_a_small_sweep():
+    cfg = compose_config(["experiment=quick"])
+    assert cfg.study == "quick" and cfg.dataset.name == "synthetic"
+    assert cfg.dataset.n_customers == 1000
+    assert cfg.tracking.experiment == "segbench-quick"
+    grid = sweep_grid("quick")
+    assert grid == {
+        "features": ["rfm", "rfm+demographics"],
+        "algo": ["kmeans", "gmm", "hdbscan"],
+        "seed": ["1", "2"],
+    }
+    # a grid value overrides the preset like any command-line override
+    assert compose_config(["experiment=quick", "algo=gmm"]).algo.name == "gmm"
+
+
+def test_benchmark_covers_every_dataset_algorithm_and_several_seeds():
+    grid = sweep_grid("benchmark")
+    assert sorted(grid["algo"]) == ALGORITHMS
+    assert len(grid["seed"]) >= 3
+    cells = grid["cell"]
+    datasets = {c.split("__")[0] for c in cells}
+    assert datasets == {
+        "synthetic",
+        "online_retail",
+        "marketing_campaign",
+        "mall_customers",
+        "clothing_reviews",
+    }
+    assert len(cells) * len(grid["algo"]) * len(grid["seed"]) == 273
+    for cell in cells:
+        dataset, features = cell.split("__")
+        cfg = compose_config(["experiment=benchmark", f"+cell={cell}"])
+        assert cfg.dataset.name == dataset, cell
+        assert cfg.features == features, cell
+        assert cfg.study == "benchmark"
+    clothing = compose_config(["experiment=benchmark", "+cell=clothing_reviews__text"])
+    assert clothing.algo.max_customers >= 22641  # Ward's guard lifted for 22,641 reviews
+
+
+@pytest.mark.slow
+def test_quick_preset_runs_from_the_command_line_and_feeds_the_leaderboard(tmp_path):
+    """The preset as a Hydra multirun (grid narrowed, toy data), then the leaderboard by study."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "segbench",
+        "experiment=quick",
+        "dataset._target_=toydata.ToyDataset",
+        "dataset.name=toy",
+        "dataset.n_customers=300",
+        f"tracking.uri={uri}",
+        "tracking.log_model=false",
+        "tracking.log_plots=false",
+        "algo.n_clusters=3",
+        "hydra.sweeper.params.features=rfm",
+        "hydra.sweeper.params.algo=kmeans",
+        f"hydra.sweep.dir={tmp_path / 'multirun'}",
+    ]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweep: 2 run(s), 0 failed" in done.stdout
+    out = tmp_path / "results"
+    assert leaderboard_main(["--tracking-uri", uri, "--study", "quick", "--out", str(out)]) == 0
+    runs = read_runs_csv(str(out / "leaderboard.csv"))
+    assert len(runs) == 2 and set(runs["params.seed"]) == {"1", "2"}
+    assert "## toy · rfm" in (out / "leaderboard.md").read_text()
