@@ -252,3 +252,55 @@ def test_group_composition_shows_the_largest_groups_and_hides_small_cells():
     small = group_section({"country": table}, max_groups=20)[0]
     hidden = table[(table.segment == 0) & table["suppressed"]]
     assert small.count("| suppressed |") == len(hidden) > 0
+
+
+class RecordingRun:
+    """Stands in for a RunTracker: keeps what would be logged."""
+
+    def __init__(self) -> None:
+        self.logged: dict[str, object] = {}
+
+    def metrics(self, values):
+        self.logged.update(values)
+
+    def tags(self, values):
+        self.logged.update(values)
+
+    def table(self, frame, path, index=True):
+        self.logged[path] = frame
+
+    def text(self, text, path):
+        self.logged[path] = text
+
+    def figure(self, fig, path):
+        import matplotlib.pyplot as plt
+
+        self.logged[path] = fig
+        plt.close(fig)
+
+
+def test_later_stages_can_extend_the_logged_card():
+    from segbench.algorithms import fit_segmentation
+    from segbench.api import compose_config
+    from segbench.datasets import load_dataset
+    from segbench.fairness.report import log_responsibility
+    from segbench.features import build_pipeline
+
+    cfg = compose_config([*TOY, "algo.n_clusters=3", "features=rfm+demographics"])
+    data = load_dataset(cfg.dataset)
+    features = build_pipeline(cfg.features, cfg.blocks, cfg.preprocess).fit_transform(data)
+    seg = fit_segmentation(cfg.algo, features.X)
+    profiles = segment_profiles(seg.labels, features.profile, 10)
+
+    def names_and_offers(card: SegmentCard) -> None:
+        card.set_names({0: "first", 1: "second", 2: "third"})
+        card.add_section("Offer", {0: "voucher", 1: "bundle", 2: "win-back"})
+
+    fake = RecordingRun()
+    report = log_responsibility(
+        fake, cfg, data, features, seg, profiles, extend_card=names_and_offers
+    )
+    card = fake.logged["segment_card.md"]
+    assert "### Segment 0 — first" in card and "**Offer**\n\nwin-back" in card
+    assert report.metrics["surrogate.fidelity"] == fake.logged["surrogate.fidelity"]
+    assert {"fairness/segment_groups.csv", "plots/fairness_gender.png"} <= set(fake.logged)

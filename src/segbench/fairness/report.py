@@ -35,7 +35,7 @@ customer id or text: only aggregates over at least k customers (or zero).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -347,11 +347,18 @@ def log_responsibility(
     seg: Any,
     profiles: pd.DataFrame,
     metrics: Mapping[str, float] | None = None,
+    extend_card: Callable[[SegmentCard], Any] | None = None,
 ) -> ResponsibilityReport:
-    """Audit the run's segmentation ``seg`` and log it to ``run`` (a ``RunTracker``)."""
+    """Audit the run's segmentation ``seg`` and log it to ``run`` (a ``RunTracker``).
+
+    ``extend_card`` is called with the :class:`SegmentCard` before it is written, so later
+    stages can add to it (``card.set_names(...)``, ``card.add_section("Offers", ...)``).
+    """
     from segbench.fairness.charts import group_mix_chart
 
     report = audit_segmentation(cfg, data, features, seg.labels, profiles, metrics)
+    if extend_card is not None and report.card is not None:
+        extend_card(report.card)
     run.metrics(report.metrics)
     run.tags(report.tags)
     if report.group_tables:
