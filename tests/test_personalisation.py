@@ -132,8 +132,8 @@ def test_recommendations_offer_over_bought_products_with_reach():
     affinity = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.0, min_customers=1)
     names = p.default_names(LABELS)
     recs = p.recommendations(names, affinity, n_offers=2).set_index("segment")
-    assert recs.loc[0, "offer"].startswith("desc Z (lift 2.0)")
-    assert recs.loc[1, "offer"].startswith("desc Y (lift 2.0)")
+    assert recs.loc[0, "offer"].startswith("desc Z [Z] (lift 2.0)")
+    assert recs.loc[1, "offer"].startswith("desc Y [Y] (lift 2.0)")
     assert recs.loc[0, "offers_to_members_not_yet_buying"] == 1  # b has not bought Z
     cards = p.segment_cards(names, pd.DataFrame(), recs.reset_index(), affinity)
     assert "## Segment 0: segment 0 (2 customers)" in cards and "desc Z" in cards

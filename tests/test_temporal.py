@@ -255,6 +255,16 @@ def test_cumulative_features_make_the_online_centres_lag():
     assert cumulative["temporal.online.inertia_ratio"] > trailing["temporal.online.inertia_ratio"]
 
 
+def test_warm_up_batches_fit_the_scaling_before_the_first_update():
+    data = stream(120, months=5)
+    result = online_vs_refit(data, make_pipeline, KMEANS, "M", 0, warmup_batches=3)
+    updated = result.batches["customers_updated"].tolist()
+    # January and February only warm up; everyone seen by the end of March comes in at once
+    assert updated[:2] == [0, 0] and updated[2] == data.before("2023-04-01").n_customers
+    assert result.metrics["temporal.online.batches"] == 3
+    assert 0 < result.metrics["temporal.online.ari_refit_reseeded"] <= 1
+
+
 def test_online_needs_two_batches():
     with pytest.raises(DataError, match="at least two"):
         online_vs_refit(stream(30, months=1), make_pipeline, KMEANS, batch_freq="Y")

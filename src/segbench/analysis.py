@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,23 @@ def analysis_settings(cfg: DictConfig) -> DictConfig:
     return OmegaConf.merge(defaults, given) if given is not None else defaults
 
 
+@dataclass
+class AnalysisResult:
+    """What the analyses return to the experiment: metrics, and additions to the segment card."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    offers: dict[int, str] = field(default_factory=dict)
+
+    def extend_card(self, card: Any) -> None:
+        """Add the segment names and what to offer each segment to the run's segment card
+        (:class:`segbench.transparency.card.SegmentCard`, via ``log_responsibility``)."""
+        if self.names:
+            card.set_names(self.names)
+        if self.offers:
+            card.add_section("What to offer", self.offers)
+
+
 class _Context:
     """What every analysis reads, and where it logs."""
 
@@ -72,6 +90,7 @@ class _Context:
         self.labels = pd.Series(np.asarray(seg.labels), index=features.index.astype(str))
         self.metrics: dict[str, float] = {}
         self.names: dict[int, str] = {}
+        self.offers: dict[int, str] = {}
         # privacy: the same k as the profiles (fairness.k_anonymity; 0 = no suppression)
         self.k = int((cfg.get("fairness") or {}).get("k_anonymity", 0) or 0)
         sizes = self.labels.value_counts()
@@ -224,6 +243,18 @@ def _personalisation(ctx: _Context, s: DictConfig) -> None:
                 )
             }
         )
+    ctx.names = {int(k): v for k, v in ctx.names.items() if int(k) not in ctx.small}
+    for _, rec in recs.iterrows():
+        words = [] if terms is None else terms[terms["segment"] == rec["segment"]]["term"].head(5)
+        ctx.offers[int(rec["segment"])] = (
+            f"{rec['action']}. Offer: {rec['offer']}"
+            + (
+                f" (to {rec['offers_to_members_not_yet_buying']} members not yet buying)"
+                if rec["offers_to_members_not_yet_buying"]
+                else ""
+            )
+            + (f". Distinctive terms: {', '.join(words)}" if len(words) else "")
+        )
     ctx.table(recs, "personalisation/recommendations.csv")
     ctx.run.text(recs.to_markdown(index=False), "personalisation/recommendations.md")
     cards = p.segment_cards(names, ctx.profiles, recs, affinity, terms)
@@ -269,6 +300,7 @@ def _temporal(ctx: _Context, s: DictConfig) -> None:
             s.online.batch_freq,
             seed,
             history_days=s.online.get("history_days"),
+            warmup_batches=int(s.online.get("warmup_batches", 1)),
         )
         ctx.metrics.update(online.metrics)
         ctx.table(online.batches, "temporal/online_batches.csv")
@@ -325,17 +357,18 @@ def run_analyses(
     seg: Any,
     pipeline: Any,
     profiles: pd.DataFrame,
-) -> dict[str, float]:
+) -> AnalysisResult:
     """Run the enabled analyses on the fitted run; log their artifacts and tags on ``run``.
 
-    Returns their metrics (the caller logs them with the run's other metrics).
+    Returns their metrics (the caller logs them with the run's other metrics) and the segment
+    names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
     """
     settings = analysis_settings(cfg)
     ctx = _Context(run, cfg, data, features, seg, pipeline, profiles)
     threads = settings.get("threads")
     with threadpool_limits(limits=None if threads is None else int(threads), user_api="openmp"):
         _run_all(ctx, settings)
-    return ctx.metrics
+    return AnalysisResult(ctx.metrics, ctx.names, ctx.offers)
 
 
 def _run_all(ctx: _Context, settings: DictConfig) -> None:

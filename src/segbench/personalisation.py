@@ -308,8 +308,10 @@ def recommendations(
             top = affinity[(affinity["segment"] == seg["segment"]) & (affinity["lift"] > 1)]
             top = top.head(n_offers)
             offers = [
-                f"{d} (lift {lift:.1f})"
-                for d, lift in zip(top["description"], top["lift"], strict=True)
+                f"{d} [{code}] (lift {lift:.1f})"
+                for d, code, lift in zip(
+                    top["description"], top["product_id"], top["lift"], strict=True
+                )
             ]
             reach = int(top["not_yet_bought"].sum()) if len(top) else 0
         elif categories is not None and len(categories):
