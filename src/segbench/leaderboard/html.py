@@ -23,6 +23,7 @@ from segbench.leaderboard.markdown import (
     display_table,
     headline,
     how_to_read,
+    provenance,
 )
 
 STYLE = """
@@ -77,6 +78,9 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "silhouette
     body.append(_table(display_overall(board)))
     body.append("<h2>Runs that did not finish</h2>")
     body.append(_table(display_failed(board)))
+    body += ["<h2>Provenance</h2>", "<ul>"]
+    body += [f"<li>{_inline_md(line[2:])}</li>" for line in provenance(board)]
+    body.append("</ul>")
 
     body.append("<h2>Charts</h2>")
     for metric in board.metrics:

@@ -163,8 +163,47 @@ def render_markdown(board: Leaderboard, source: str = "") -> str:
         "",
         _md(display_failed(board)),
         "",
+        "## Provenance",
+        "",
+        *provenance(board),
+        "",
     ]
     return "\n".join(lines)
+
+
+def _distinct(runs: pd.DataFrame, column: str) -> str:
+    if column not in runs:
+        return "unknown"
+    values = sorted(str(v) for v in runs[column].dropna().unique())
+    return ", ".join(f"`{v}`" for v in values) or "unknown"
+
+
+def provenance(board: Leaderboard) -> list[str]:
+    """Where the numbers come from: code versions, datasets, when and how long the runs took."""
+    runs = board.runs
+    lines = [
+        f"- segbench version(s) {_distinct(runs, 'tags.segbench.version')}, "
+        f"git commit(s) {_distinct(runs, 'tags.segbench.git_commit')}",
+    ]
+    if len(runs):
+        start, end = runs["start_time"].min(), runs["end_time"].max()
+        busy = runs.get("metrics.wall_seconds", pd.Series(dtype=float)).sum()
+        lines.append(
+            f"- runs started {start:%Y-%m-%d %H:%M} UTC, last ended {end:%Y-%m-%d %H:%M} UTC "
+            f"(span {(end - start).total_seconds() / 60:.1f} min; the finished runs' own "
+            f"wall_seconds add up to {busy / 60:.1f} min)"
+        )
+    described = runs.assign(
+        dataset=runs.get("params.dataset.name", pd.Series("?", index=runs.index))
+    )
+    for dataset, group in described.groupby("dataset", sort=True):
+        customers = group.get("metrics.n_customers", pd.Series(dtype=float)).dropna()
+        size = f"{int(customers.iloc[0]):,} customers, " if len(customers) else ""
+        lines.append(
+            f"- dataset `{dataset}`: {size}fingerprint(s) "
+            f"{_distinct(group, 'tags.segbench.dataset_fingerprint')}"
+        )
+    return lines
 
 
 __all__ = [
@@ -175,5 +214,6 @@ __all__ = [
     "headline",
     "how_to_read",
     "number",
+    "provenance",
     "render_markdown",
 ]
