@@ -286,3 +286,40 @@ def test_mlflow_models_predict_cli_serves_canonical_rows(
         assert done.returncode == 0, done.stderr[-3000:]
         predictions = pd.DataFrame(json.loads(out.read_text())["predictions"])
         pd.testing.assert_frame_equal(predictions, expected, check_dtype=False)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_assign_the_last_month_of_online_retail_with_a_model_of_the_earlier_months(
+    tracking_uri, linked_ids, tmp_path
+):
+    """The issue's acceptance: train on the lines before 2011-11-09, assign the last month."""
+    from datapaths import RETAIL, data_file
+
+    raw = pd.read_csv(data_file(RETAIL), dtype=str, keep_default_na=False)
+    stamp = pd.to_datetime(raw["InvoiceDate"])
+    earlier, last = tmp_path / "earlier.csv.gz", tmp_path / "last_month.csv.gz"
+    raw[stamp < "2011-11-09"].to_csv(earlier, index=False)
+    raw[stamp >= "2011-11-09"].to_csv(last, index=False)
+    result = retail_run(tracking_uri, earlier, "algo=kmeans", "algo.n_clusters=5")
+    assert result.data.transactions["timestamp"].max() < pd.Timestamp("2011-11-09")
+    out = tmp_path / "segments.csv"
+    assert (
+        main(
+            [
+                "--run-id",
+                result.run_id,
+                "--input",
+                str(last),
+                "--output",
+                str(out),
+                "--tracking-uri",
+                tracking_uri,
+            ]
+        )
+        == 0
+    )
+    table = pd.read_csv(out, dtype={"customer_id": str})
+    assert 1500 < len(table) < 1714  # 1,714 raw customers in the last month, fewer after cleaning
+    assert table["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert set(table["segment"]) <= set(result.labels)

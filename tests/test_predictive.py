@@ -174,3 +174,29 @@ def test_marketing_campaign_response_lift_per_segment(tracking_uri):
     weighted = (table["lift"] * table["customers"]).sum() / table["customers"].sum()
     assert weighted == pytest.approx(1.0)  # lifts average to 1 over customers
     assert stored["predictive.response.max_lift"] > 1.2  # the segments do separate responders
+
+
+def test_a_dataset_with_next_period_outcomes_uses_them(tracking_uri):
+    from mlflow.tracking import MlflowClient
+
+    from segbench.api import run
+
+    result = run(
+        [
+            "dataset=synthetic",
+            "dataset.n_customers=800",
+            f"tracking.uri={tracking_uri}",
+            "features=rfm",
+            "algo.n_clusters=6",
+            "tracking.log_plots=false",
+            "tracking.log_model=false",
+            "evaluation.stability.enabled=false",
+            "fairness=none",
+            "+analysis.personalisation.enabled=false",
+        ]
+    )
+    stored = MlflowClient(tracking_uri).get_run(result.run_id).data
+    assert stored.tags["segbench.predictive.source"] == "dataset outcomes"
+    assert stored.metrics["predictive.customers"] == 800
+    # the planted segments carry their outcomes: churn is far from a coin flip
+    assert stored.metrics["predictive.churn.auc_segments"] > 0.7
