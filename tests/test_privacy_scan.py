@@ -25,13 +25,27 @@ from segbench.tracking.mlflow_run import tracked_run
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 
 
+def count_like(raw_id: str, n_customers: int) -> bool:
+    """A plain number no larger than the dataset could be a count in any table: not sampled.
+
+    (Marketing Campaign ids run 0-11191 over 2,216 customers; a segment of 1,506 customers
+    would otherwise "leak" id 1506.) Zero-padded ids such as "0042" stay: counts have no
+    leading zero.
+    """
+    return raw_id.isdigit() and not raw_id.startswith("0") and int(raw_id) <= n_customers
+
+
 def raw_sample(overrides: list[str], n_ids: int = 40, n_texts: int = 40, min_id_length: int = 4):
     """Raw ids and review sentences of the dataset ``overrides`` select (not pseudonymised)."""
     cfg = compose_config(overrides)
     params = {k: v for k, v in dict(cfg.dataset).items() if k not in ("name", "description")}
     data = instantiate(params, _convert_="all").load()
     rng = np.random.default_rng(0)
-    ids = [str(i) for i in data.customers.index if len(str(i)) >= min_id_length]
+    ids = [
+        str(i)
+        for i in data.customers.index
+        if len(str(i)) >= min_id_length and not count_like(str(i), data.n_customers)
+    ]
     ids = list(rng.choice(ids, size=min(n_ids, len(ids)), replace=False)) if ids else []
     sentences: list[str] = []
     if data.texts is not None:
@@ -141,3 +155,14 @@ def test_real_dataset_run_leaks_no_raw_id_or_review(
         assert ids == [] and len(texts) == 40
     else:
         assert len(ids) == 40
+
+
+def test_copies_of_segbench_source_are_skipped_but_changed_copies_are_read(tmp_path):
+    import segbench.datasets.synthetic as synthetic
+
+    source = Path(synthetic.__file__).read_bytes()
+    (tmp_path / "copy.py").write_bytes(source)
+    (tmp_path / "changed.py").write_bytes(source + b"\n# customer S0000042\n")
+    report = scan_store([tmp_path], ids=["S0000042"])
+    assert str(tmp_path / "copy.py") in report.skipped
+    assert [(Path(f.path).name, f.needle) for f in report] == [("changed.py", "S0000042")]

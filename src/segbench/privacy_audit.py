@@ -13,7 +13,8 @@ How files are read:
 - Parquet files decoded, every cell compared (their pages are compressed);
 - ``.gz`` files and zip archives (skops model files) decompressed;
 - every other file as bytes (UTF-8); PNG plots are compressed pixel data whose text cannot be
-  searched: they are listed as ``skipped``.
+  searched: they are listed as ``skipped``, as are exact copies of segbench's own source
+  files (a logged model may carry the package as code).
 
 Ids are matched as whole tokens — not inside a longer number, word or hex pseudonym
 (``17850`` does not match ``178503`` or ``a17850f``) — with an optional ``.0`` suffix (how a
@@ -31,6 +32,7 @@ Example
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import sqlite3
 import zipfile
@@ -93,7 +95,9 @@ def _content(path: Path) -> bytes | None:
         return None
     if name.endswith(".parquet"):
         frame = pd.read_parquet(path)
-        cells = [str(c) for c in frame.columns] + [str(i) for i in frame.index]
+        cells = [str(c) for c in frame.columns]
+        if not isinstance(frame.index, pd.RangeIndex):  # a stored index (row numbers are not)
+            cells += [str(i) for i in frame.index]
         for column in frame.columns:
             cells += frame[column].astype(str).tolist()
         return "\n".join(cells).encode()
@@ -134,14 +138,33 @@ def _sqlite_cells(path: Path) -> bytes:
         connection.close()
 
 
+def library_digests(root: str | Path | None = None) -> set[str]:
+    """SHA-256 of every file of the segbench package (default: the installed one)."""
+    folder = Path(root) if root is not None else Path(__file__).resolve().parent
+    return {hashlib.sha256(p.read_bytes()).hexdigest() for p in _files([folder])}
+
+
 def scan_store(
-    paths: Iterable[str | Path], ids: Sequence[str] = (), texts: Sequence[str] = ()
+    paths: Iterable[str | Path],
+    ids: Sequence[str] = (),
+    texts: Sequence[str] = (),
+    known_files: set[str] | None = None,
 ) -> ScanReport:
-    """Search every file under ``paths`` for raw ``ids`` (whole tokens) and ``texts``."""
+    """Search every file under ``paths`` for raw ``ids`` (whole tokens) and ``texts``.
+
+    ``known_files``: SHA-256 digests of files that are known not to hold customer data —
+    by default segbench's own source files (:func:`library_digests`), which a logged model
+    may carry as code (the synthetic generator's review templates are in its source). A file
+    with such a digest is listed in ``skipped``, not searched.
+    """
     pattern = _id_pattern(ids)
     needles = [(t, t.encode()) for t in dict.fromkeys(texts) if t]
+    known = library_digests() if known_files is None else known_files
     report = ScanReport()
     for path in _files(paths):
+        if hashlib.sha256(path.read_bytes()).hexdigest() in known:
+            report.skipped.append(str(path))
+            continue
         content = _content(path)
         if content is None:
             report.skipped.append(str(path))
