@@ -158,9 +158,9 @@ def test_real_dataset_run_leaks_no_raw_id_or_review(
 
 
 def test_copies_of_segbench_source_are_skipped_but_changed_copies_are_read(tmp_path):
-    import segbench.datasets.synthetic as synthetic
+    import segbench.privacy as library_module
 
-    source = Path(synthetic.__file__).read_bytes()
+    source = Path(library_module.__file__).read_bytes()
     (tmp_path / "copy.py").write_bytes(source)
     (tmp_path / "changed.py").write_bytes(source + b"\n# customer S0000042\n")
     report = scan_store([tmp_path], ids=["S0000042"])
