@@ -18,11 +18,19 @@ from segbench.api import compose_config, run
 from segbench.datasets import load_dataset
 from segbench.errors import ConfigError, SegbenchError
 from segbench.features import build_pipeline
+from segbench.leaderboard.store import is_trial
 from segbench.tracking import tracked_run
-from segbench.tuning import tune_segmentation
+from segbench.tuning import parse_objectives, tune_segmentation
+from segbench.tuning.study import default_study_name
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 QUIET = ["blocks.text.progress=false", "tune=optuna", "tune.progress=none"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One MLflow store for the module (creating one costs seconds); runs differ by id."""
+    return f"sqlite:///{tmp_path_factory.mktemp('tuning-store') / 'mlflow.db'}"
 
 
 def config(uri: str, *more: str, dataset: list[str] = TOY):
@@ -40,23 +48,32 @@ def tune(cfg):
 
 
 def artifact(uri: str, run_id: str, path: str) -> Path:
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path,
-                                                    tracking_uri=uri))
+    return Path(
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, tracking_uri=uri)
+    )
 
 
 def children(uri: str, run_id: str):
     client = MlflowClient(uri)
     experiment = client.get_run(run_id).info.experiment_id
-    return client.search_runs([experiment], f"tags.mlflow.parentRunId = '{run_id}'",
-                              max_results=1000)
-
-
-def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(tracking_uri):
-    result = run(
-        [*TOY, f"tracking.uri={tracking_uri}", *QUIET, "features=demographics",
-         "algo=kmeans", "algo.search_space.n_clusters.high=8", "tune.n_trials=10"]
+    return client.search_runs(
+        [experiment], f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000
     )
-    client = MlflowClient(tracking_uri)
+
+
+def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(store):
+    result = run(
+        [
+            *TOY,
+            f"tracking.uri={store}",
+            *QUIET,
+            "features=demographics",
+            "algo=kmeans",
+            "algo.search_space.n_clusters.high=8",
+            "tune.n_trials=10",
+        ]
+    )
+    client = MlflowClient(store)
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FINISHED"
     m, params, tags = parent.data.metrics, parent.data.params, parent.data.tags
@@ -67,7 +84,7 @@ def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(trac
     assert m["tune.n_trials"] == 10 and m["tune.n_trials_run"] == 10
     assert m["tune.n_complete"] + m["tune.n_infeasible"] + m["tune.n_failed"] == 10
     assert tags["segbench.tune.objectives"] == "silhouette:max"
-    kids = children(tracking_uri, result.run_id)
+    kids = children(store, result.run_id)
     assert len(kids) == 10
     numbers = sorted(int(k.data.tags["segbench.trial_number"]) for k in kids)
     assert numbers == list(range(10))
@@ -76,12 +93,18 @@ def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(trac
         assert kid.data.tags["segbench.trial_state"] == "COMPLETE"
         assert kid.info.status == "FINISHED"
         assert "algo.n_clusters" in kid.data.params and "silhouette" in kid.data.metrics
-    best = next(k for k in kids if k.info.run_id == tags["segbench.tune.best_trial_run_id"])
+    # the leaderboard reads the job's run and skips its trials
+    assert not is_trial(parent, set()) and all(is_trial(k, set()) for k in kids)
+    best = next(k for k in kids if k.info.run_id == tags["segbench.tune.best_run_id"])
     assert best.data.metrics["silhouette"] == pytest.approx(m["best.silhouette"])
     files = {a.path for a in client.list_artifacts(result.run_id, "tune")}
-    assert {"tune/trials.csv", "tune/optimization_history.png", "tune/param_importances.csv",
-            "tune/param_importances.png"} <= files
-    trials = pd.read_csv(artifact(tracking_uri, result.run_id, "tune/trials.csv"))
+    assert {
+        "tune/trials.csv",
+        "tune/optimization_history.png",
+        "tune/param_importances.csv",
+        "tune/param_importances.png",
+    } <= files
+    trials = pd.read_csv(artifact(store, result.run_id, "tune/trials.csv"))
     assert len(trials) == 10 and set(trials["mlflow_run_id"]) == {k.info.run_id for k in kids}
     assert trials.loc[trials["metrics.silhouette"].idxmax(), "params.algo.n_clusters"] == 3
 
@@ -92,21 +115,27 @@ def dominates(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def test_a_multi_objective_study_logs_only_non_dominated_trials_in_its_pareto_front(
-    tracking_uri,
+    store,
 ):
     cfg = config(
-        tracking_uri, "features=rfm+demographics", "algo=gmm", "tune.n_trials=14",
-        "tune.objectives=[silhouette:max,davies_bouldin:min]", "tune.sampler=nsgaii",
-        "+tune.sampler_options.population_size=6", "algo.n_init=1",
+        store,
+        "features=rfm+demographics",
+        "algo=gmm",
+        "tune.n_trials=14",
+        "tune.objectives=[silhouette:max,davies_bouldin:min]",
+        "tune.sampler=nsgaii",
+        "+tune.sampler_options.population_size=6",
+        "algo.n_init=1",
     )
     tuned, run_id = tune(cfg)
-    trials = pd.read_csv(artifact(tracking_uri, run_id, "tune/trials.csv"))
-    front = pd.read_csv(artifact(tracking_uri, run_id, "tune/pareto_front.csv"))
+    trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
+    front = pd.read_csv(artifact(store, run_id, "tune/pareto_front.csv"))
     complete = trials[trials["state"] == "COMPLETE"]
     oriented = complete[["metrics.silhouette", "metrics.davies_bouldin"]].to_numpy() * [1, -1]
     numbers = complete["number"].to_numpy()
     non_dominated = {
-        int(n) for n, row in zip(numbers, oriented, strict=True)
+        int(n)
+        for n, row in zip(numbers, oriented, strict=True)
         if not any(dominates(other, row) for other in oriented)
     }
     assert set(front["number"]) == non_dominated  # only, and all, the non-dominated trials
@@ -116,140 +145,235 @@ def test_a_multi_objective_study_logs_only_non_dominated_trials_in_its_pareto_fr
     assert tuned.metrics["tune.n_pareto"] == len(front)
     row = complete.set_index("number").loc[chosen]
     assert tuned.metrics["silhouette"] == pytest.approx(row["metrics.silhouette"])
-    files = {a.path for a in MlflowClient(tracking_uri).list_artifacts(run_id, "tune")}
+    files = {a.path for a in MlflowClient(store).list_artifacts(run_id, "tune")}
     assert "tune/pareto_front.png" in files
 
 
-def test_infeasible_trials_are_pruned_with_their_reason_not_scored(tracking_uri):
+def test_infeasible_trials_are_pruned_with_their_reason_not_scored(store):
     cfg = config(
-        tracking_uri, "features=demographics", "algo=dbscan", "tune.n_trials=12",
-        "tune.max_noise_fraction=0.2", "tune.sampler=random",
-        "algo.search_space.eps.low=0.01", "algo.search_space.eps.high=20",
+        store,
+        "features=demographics",
+        "algo=dbscan",
+        "tune.n_trials=12",
+        "tune.max_noise_fraction=0.2",
+        "tune.sampler=random",
+        "algo.search_space.eps.low=0.01",
+        "algo.search_space.eps.high=20",
     )
     tuned, run_id = tune(cfg)
-    trials = pd.read_csv(artifact(tracking_uri, run_id, "tune/trials.csv"))
+    trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
     infeasible = trials[trials["state"] == "INFEASIBLE"]
     assert len(infeasible) >= 1 and tuned.metrics["tune.n_infeasible"] == len(infeasible)
     assert infeasible["reason"].str.contains("segment|noise fraction").all()
     # an infeasible trial has no objective value, even where a silhouette could be computed
-    kids = children(tracking_uri, run_id)
+    kids = children(store, run_id)
     marked = [k for k in kids if k.data.tags["segbench.trial_state"] == "INFEASIBLE"]
     assert len(marked) == len(infeasible)
     assert all(k.data.tags["segbench.infeasible"] for k in marked)
     assert tuned.metrics["noise_fraction"] <= 0.2 and tuned.metrics["n_segments"] >= 2
 
 
-def test_a_study_with_no_feasible_trial_fails_with_the_reasons(tracking_uri):
+def test_a_study_with_no_feasible_trial_fails_with_the_reasons(store):
     cfg = config(
-        tracking_uri, "features=demographics", "algo=dbscan", "tune.n_trials=4",
-        "algo.search_space.eps.low=50", "algo.search_space.eps.high=100",
-        "tune.log_trials=false", "tune.baseline=false",
+        store,
+        "features=demographics",
+        "algo=dbscan",
+        "tune.n_trials=4",
+        "algo.search_space.eps.low=50",
+        "algo.search_space.eps.high=100",
+        "tune.log_trials=false",
+        "tune.baseline=false",
     )
-    with pytest.raises(SegbenchError, match="no feasible trial.*4× found 1 segment"):
+    with pytest.raises(SegbenchError, match=r"no feasible trial.*4× found 1 segment"):
         tune(cfg)
 
 
 def trial_params(uri: str, seed: int) -> list[dict]:
     cfg = config(
-        uri, "features=demographics", "algo=dbscan", "tune.n_trials=6", f"seed={seed}",
-        "tune.log_trials=false", "tune.baseline=false", "tracking.log_plots=false",
+        uri,
+        "features=demographics",
+        "algo=dbscan",
+        "tune.n_trials=6",
+        f"seed={seed}",
+        "tune.log_trials=false",
+        "tune.baseline=false",
+        "tracking.log_plots=false",
     )
-    tuned, run_id = tune(cfg)
+    _, run_id = tune(cfg)
     trials = pd.read_csv(artifact(uri, run_id, "tune/trials.csv"))
     return trials.filter(like="params.").to_dict("records")
 
 
-def test_the_same_seed_gives_the_same_trials_and_another_seed_other_trials(tracking_uri):
-    first = trial_params(tracking_uri, seed=3)
-    assert trial_params(tracking_uri, seed=3) == first
-    assert trial_params(tracking_uri, seed=4) != first
+def test_the_same_seed_gives_the_same_trials_and_another_seed_other_trials(store):
+    first = trial_params(store, seed=3)
+    assert trial_params(store, seed=3) == first
+    assert trial_params(store, seed=4) != first
 
 
-def test_an_unknown_objective_is_refused_with_the_available_metrics(tracking_uri):
-    cfg = config(tracking_uri, "features=demographics", "tune.objectives=[silhouete:max]")
+def test_an_unknown_objective_is_refused_with_the_available_metrics(store):
+    cfg = config(store, "features=demographics", "tune.objectives=[silhouete:max]")
     with pytest.raises(ConfigError, match=r"\['silhouete'\] not among.*available:.*silhouette"):
         tune(cfg)
 
 
-def test_an_objective_without_direction_takes_the_known_one_or_is_refused(tracking_uri):
-    cfg = config(tracking_uri, "features=demographics", "tune.objectives=[weird_metric]")
+def test_an_objective_without_direction_takes_the_known_one_or_is_refused(store):
+    cfg = config(store, "features=demographics", "tune.objectives=[weird_metric]")
     with pytest.raises(ConfigError, match="give a direction for 'weird_metric'"):
         tune(cfg)
 
 
-def test_the_grid_sampler_refuses_a_continuous_space_and_walks_a_finite_one(tracking_uri):
-    cfg = config(tracking_uri, "features=demographics", "algo=dbscan", "tune.sampler=grid")
+def test_the_grid_sampler_refuses_a_continuous_space_and_walks_a_finite_one(store):
+    cfg = config(store, "features=demographics", "algo=dbscan", "tune.sampler=grid")
     with pytest.raises(ConfigError, match=r"finite search space.*algo.dbscan|algo.eps"):
         tune(cfg)
     cfg = config(
-        tracking_uri, "features=demographics", "tune.sampler=grid", "tune.n_trials=20",
-        "algo.search_space.n_clusters.high=5", "tune.log_trials=false",
+        store,
+        "features=demographics",
+        "tune.sampler=grid",
+        "tune.n_trials=20",
+        "algo.search_space.n_clusters.high=5",
+        "tune.log_trials=false",
     )
     tuned, run_id = tune(cfg)
-    trials = pd.read_csv(artifact(tracking_uri, run_id, "tune/trials.csv"))
+    trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
     assert sorted(trials["params.algo.n_clusters"]) == [2, 3, 4, 5]  # every point once, then stop
     assert tuned.metrics["tune.n_trials"] == 4
 
 
-def test_a_sqlite_study_resumes_up_to_the_requested_total(tracking_uri, tmp_path, monkeypatch):
+def test_a_sqlite_study_resumes_up_to_the_requested_total(store, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a relative storage path resolves against the launch directory
-    common = ["features=demographics", "tune.storage=sqlite:///study.db", "tune.sampler=random",
-              "tune.baseline=false", "tracking.log_plots=false"]
-    first, _ = tune(config(tracking_uri, *common, "tune.n_trials=3"))
+    common = [
+        "features=demographics",
+        "tune.storage=sqlite:///study.db",
+        "tune.sampler=random",
+        "+algo.search_space.tol={type:float,low:1e-6,high:1e-2,log:true}",
+        "tune.baseline=false",
+        "tracking.log_plots=false",
+    ]
+    first, first_id = tune(config(store, *common, "tune.n_trials=3"))
     assert (tmp_path / "study.db").exists()
     assert first.metrics["tune.n_trials"] == 3 and first.metrics["tune.n_trials_run"] == 3
-    second, run_id = tune(config(tracking_uri, *common, "tune.n_trials=5"))
+    second, run_id = tune(config(store, *common, "tune.n_trials=5"))
     assert second.metrics["tune.n_trials"] == 5 and second.metrics["tune.n_trials_run"] == 2
-    trials = pd.read_csv(artifact(tracking_uri, run_id, "tune/trials.csv"))
+    assert len(children(store, run_id)) == 2  # this run's trials only
+    trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
     assert list(trials["number"]) == [0, 1, 2, 3, 4]
     # the resumed run continues the seeded sequence instead of repeating its first draws
-    ks = list(trials["params.algo.n_clusters"])
-    assert len(children(tracking_uri, run_id)) == 2
-    third, _ = tune(config(tracking_uri, *common, "tune.n_trials=5"))
+    tol = trials["params.algo.tol"]
+    assert not set(tol[3:]) & set(tol[:3])
+    third, _ = tune(config(store, *common, "tune.n_trials=5"))
     assert third.metrics["tune.n_trials"] == 5 and third.metrics["tune.n_trials_run"] == 0
-    extra, _ = tune(config(tracking_uri, *common, "tune.n_trials=2", "tune.budget=run"))
+    extra, _ = tune(config(store, *common, "tune.n_trials=2", "tune.budget=run"))
     assert extra.metrics["tune.n_trials"] == 7 and extra.metrics["tune.n_trials_run"] == 2
-    assert len(ks) == 5
-    with pytest.raises(ConfigError, match="made for another setup.*objectives"):
-        tune(config(tracking_uri, *common, "tune.objectives=[davies_bouldin:min]"))
+    # other objectives get another study by default; named explicitly, the study refuses them
+    name = MlflowClient(store).get_run(first_id).data.tags["segbench.tune.study_name"]
+    other = ["tune.objectives=[davies_bouldin:min]", "tune.n_trials=1"]
+    assert tune(config(store, *common, *other))[0].metrics["tune.n_trials"] == 1
+    with pytest.raises(ConfigError, match=r"made for another setup.*objectives"):
+        tune(config(store, *common, *other, f"tune.study_name={name}"))
+
+
+def test_the_default_study_name_follows_the_setup_not_the_tuning_options():
+    def name(*more: str) -> str:
+        cfg = config("sqlite:///unused.db", "features=demographics", *more)
+        return default_study_name(cfg, parse_objectives(list(cfg.tune.objectives)))
+
+    same = name()
+    assert same.startswith("segbench.toy.demographics.kmeans.")
+    assert name("tune.n_trials=99", "algo.search_space.n_clusters.high=20") == same
+    assert name("blocks.text.progress=true", "tune.storage=sqlite:///x.db") == same
+    for changed in (
+        "seed=7",
+        "preprocess=pca",
+        "tune.objectives=[davies_bouldin:min]",
+        "algo.n_init=1",
+        "dataset.n_customers=301",
+    ):
+        assert name(changed) != same, changed
+    assert name("tune.study_name=mine") == "mine"
+
+
+def test_a_time_budget_stops_starting_trials(store):
+    cfg = config(
+        store,
+        "features=demographics",
+        "tune.n_trials=500",
+        "tune.timeout=2",
+        "tune.log_trials=false",
+        "tracking.log_plots=false",
+    )
+    tuned, _ = tune(cfg)
+    assert 1 <= tuned.metrics["tune.n_trials_run"] < 500
+    assert tuned.metrics["tune.seconds"] < 30
 
 
 def test_a_search_space_can_cover_preprocessing_and_the_refit_uses_the_best_features(
-    tracking_uri,
+    store,
 ):
     cfg = config(
-        tracking_uri, "features=rfm+demographics", "preprocess=pca", "tune.n_trials=8",
+        store,
+        "features=rfm+demographics",
+        "preprocess=pca",
+        "tune.n_trials=8",
         "+tune.search_space.preprocess.n_components={type:int,low:2,high:5}",
-        "algo.search_space.n_clusters.high=6", "tracking.log_plots=false",
+        "algo.search_space.n_clusters.high=6",
+        "tracking.log_plots=false",
     )
     tuned, run_id = tune(cfg)
-    best = int(MlflowClient(tracking_uri).get_run(run_id).data.params[
-        "best.preprocess.n_components"])
+    best = int(MlflowClient(store).get_run(run_id).data.params["best.preprocess.n_components"])
     assert tuned.features.shape[1] == best  # the refit's features, not the run's own
     assert tuned.pipeline is not None and tuned.pipeline.n_components == best
     assert 1 <= tuned.metrics["tune.feature_builds"] <= 4  # cached by value: one per value
 
 
-def test_a_feature_value_of_an_unused_block_cannot_be_tuned(tracking_uri):
-    cfg = config(tracking_uri, "features=rfm",
-                 "+tune.search_space.blocks.text.pca_components={type:int,low:2,high:8}")
+def test_a_feature_value_of_an_unused_block_cannot_be_tuned(store):
+    cfg = config(
+        store,
+        "features=rfm",
+        "+tune.search_space.blocks.text.pca_components={type:int,low:2,high:8}",
+    )
     with pytest.raises(ConfigError, match="block 'text' is not used by features=rfm"):
         tune(cfg)
 
 
 @pytest.mark.slow
 def test_kmeans_tuned_on_silhouette_finds_the_planted_number_of_synthetic_segments(
-    tracking_uri,
+    store,
 ):
     """Six planted segments, recoverable from RFM + demographics (``noise=0``, demographics
     tied to the segment). On the default synthetic settings silhouette prefers fewer segments
     (the planted ones overlap by design), so this is the setting where the truth is findable.
     """
-    synthetic = ["dataset=synthetic", "dataset.n_customers=2000", "dataset.noise=0",
-                 "dataset.demographic_strength=1"]
+    synthetic = [
+        "dataset=synthetic",
+        "dataset.n_customers=2000",
+        "dataset.noise=0",
+        "dataset.demographic_strength=1",
+    ]
     cfg = config(
-        tracking_uri, "features=rfm+demographics", "algo=kmeans", "tune.n_trials=15",
-        "tune.log_trials=false", "tracking.log_plots=false", dataset=synthetic,
+        store,
+        "features=rfm+demographics",
+        "algo=kmeans",
+        "tune.n_trials=15",
+        "tune.log_trials=false",
+        "tracking.log_plots=false",
+        dataset=synthetic,
     )
     tuned, _ = tune(cfg)
     assert abs(tuned.metrics["n_segments"] - 6) <= 1
+
+
+def test_a_fairness_aware_algorithm_is_tuned_on_a_fairness_objective(store):
+    cfg = config(
+        store,
+        "features=rfm+demographics",
+        "algo=fair_kmeans",
+        "algo.search_space.n_clusters.high=5",
+        "tune.n_trials=4",
+        "tune.objectives=[silhouette:max,fairness.gender.balance:max]",
+        "tune.log_trials=false",
+        "tracking.log_plots=false",
+    )
+    tuned, _ = tune(cfg)  # the sensitive attributes reach every trial's fit
+    assert tuned.metrics["tune.n_complete"] == 4
+    assert tuned.metrics["fairness.gender.balance"] >= 0.3 - 1e-9

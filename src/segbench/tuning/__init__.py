@@ -32,12 +32,14 @@ metrics: regular names         the refit of the selected trial (``silhouette``, 
 ``tune.n_pareto``              several objectives: size of the Pareto front
 ``tune.seconds``               wall time of this run's trials
 ``tune.trials_per_second``     ``tune.n_trials_run / tune.seconds``
+``tune.trial_logging_seconds`` wall time spent logging the trials' MLflow runs
 ``tune.feature_builds``        feature matrices rebuilt (space covering feature values)
 params: ``best.<path>``        the selected trial's values (``best.algo.n_clusters``); the
                                run's ``algo.*`` params stay the untuned config
 tags: ``segbench.tune.*``      ``study_name``, ``storage`` (password hidden), ``sampler``,
-                               ``objectives``, ``space``, ``select``, ``best_trial``,
-                               ``best_trial_run_id``
+                               ``objectives``, ``space``, ``select``, ``best_number``,
+                               ``best_run_id`` (no tag key of the job's run contains
+                               "trial": the leaderboard treats such runs as trials)
 artifacts: ``tune/``           see :mod:`segbench.tuning.reporting`
 =============================  ==============================================================
 

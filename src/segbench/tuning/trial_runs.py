@@ -38,9 +38,12 @@ class TrialRuns:
         self.study_name = study_name
         parent_tags = retry_locked(self.client.get_run, parent.run_id).data.tags
         self.tags = {k: parent_tags[k] for k in INHERITED if k in parent_tags}
+        #: wall time spent logging trials (the ``tune.trial_logging_seconds`` metric)
+        self.seconds = 0.0
 
     def start(self, number: int) -> str:
         """Create the run of trial ``number``; returns its id."""
+        tic = time.perf_counter()
         run = retry_locked(
             self.client.create_run,
             self.parent.experiment_id,
@@ -53,6 +56,7 @@ class TrialRuns:
                 "segbench.study_name": self.study_name,
             },
         )
+        self.seconds += time.perf_counter() - tic
         return run.info.run_id
 
     def finish(
@@ -64,6 +68,7 @@ class TrialRuns:
         reason: str | None = None,
     ) -> None:
         """Log the trial's params, metrics and state in one batch and end its run."""
+        tic = time.perf_counter()
         now = int(time.time() * 1000)
         tags = [RunTag("segbench.trial_state", state)]
         if reason:
@@ -80,3 +85,4 @@ class TrialRuns:
         )
         status = "FAILED" if state == "FAIL" else "FINISHED"
         retry_locked(self.client.set_terminated, run_id, status, now)
+        self.seconds += time.perf_counter() - tic

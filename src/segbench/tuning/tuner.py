@@ -24,8 +24,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from segbench.algorithms import Segmentation, build_estimator, fit_segmentation
 from segbench.customer_data import CustomerData
-from segbench.errors import ConfigError, SegbenchError
+from segbench.errors import ConfigError, DataError, SegbenchError
 from segbench.evaluation.suite import score
+from segbench.fairness.scoring import sensitive_frame
 from segbench.features import FeatureMatrix, FeaturePipeline
 from segbench.tracking.mlflow_run import RunTracker
 from segbench.tuning import reporting
@@ -93,6 +94,8 @@ class TrialObjective:
         self.runs = runs
         self.names_checked = names_checked
         self.algo = OmegaConf.to_container(cfg.algo, resolve=True)
+        # fairness-aware estimators get the sensitive attributes (rows never change per trial)
+        self.sensitive = sensitive_frame(data, features.index)
         self.features = TrialFeatures(
             cfg,
             data,
@@ -110,7 +113,7 @@ class TrialObjective:
         """Fit the segmentation of ``values`` (path → value); also its features, pipeline."""
         pipeline, features = self.features.get_with_pipeline(SearchSpace.feature_values(values))
         algo = {**self.algo, **SearchSpace.algo_values(values)}
-        return fit_segmentation(algo, features.X), features, pipeline
+        return fit_segmentation(algo, features.X, self.sensitive), features, pipeline
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         values = self.space.suggest(trial)
@@ -121,8 +124,13 @@ class TrialObjective:
         try:
             seg, features, _ = self.fit(values)
             metrics, notes = score(self.cfg, features, self.data, seg)
-        except SegbenchError as err:  # e.g. more segments asked than customers: no solution
+        except DataError as err:  # e.g. more segments asked than customers: no solution
             reason: str | None = str(err)
+        except SegbenchError as err:  # a config mistake: every trial would hit it
+            trial.set_user_attr(reporting.ERROR_ATTR, str(err))
+            if run_id:
+                self.runs.finish(run_id, "FAIL", values, {}, str(err))
+            raise
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
             trial.set_user_attr(reporting.ERROR_ATTR, error)
@@ -280,7 +288,7 @@ def _tune(
     )
     storage_url = tune.get("storage")
     storage = open_storage(storage_url)
-    name = default_study_name(cfg)
+    name = default_study_name(cfg, objectives)
     context = {
         "dataset": str(cfg.dataset.name),
         "dataset_fingerprint": data.meta.fingerprint,
@@ -381,14 +389,16 @@ def _tune(
     )
     if len(objectives) > 1:
         metrics["tune.n_pareto"] = float(len(front))
+    if runs is not None:
+        metrics["tune.trial_logging_seconds"] = runs.seconds
     if space.covers_features:
         metrics["tune.feature_builds"] = float(objective.features.builds)
     run.params({f"best.{k}": v for k, v in values.items()})
     run.tags(
         {
-            "segbench.tune.best_trial": str(best.number),
+            "segbench.tune.best_number": str(best.number),
             **(
-                {"segbench.tune.best_trial_run_id": best.user_attrs[reporting.RUN_ATTR]}
+                {"segbench.tune.best_run_id": best.user_attrs[reporting.RUN_ATTR]}
                 if reporting.RUN_ATTR in best.user_attrs
                 else {}
             ),
@@ -439,8 +449,8 @@ def _baseline(
 ) -> tuple[dict[str, float], bool]:
     """Metrics of the untuned config; checks the objective names when it scores."""
     try:
-        seg = fit_segmentation(cfg.algo, features.X)
-    except SegbenchError as err:  # e.g. the default k above the number of customers
+        seg = fit_segmentation(cfg.algo, features.X, sensitive_frame(data, features.index))
+    except DataError as err:  # e.g. the default k above the number of customers
         log.warning("no baseline: %s", err)
         return {}, False
     metrics, _ = score(cfg, features, data, seg)
