@@ -86,6 +86,27 @@ def test_class_based_tfidf_finds_each_segments_own_words():
     assert not top0 & top1
 
 
+def test_words_every_segment_uses_do_not_crowd_out_the_distinctive_ones():
+    ids = [f"c{i}" for i in range(60)]
+    labels = pd.Series(np.arange(60) % 2, index=ids)
+    common = "dress love size fit great dress love size fit great"
+    texts = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "text": [f"{common} {'petite xs' if i % 2 else 'plus xl'}" for i in range(60)],
+        }
+    )
+    terms = p.ctfidf_terms(texts, labels, top_n=3, min_customers=5)
+    assert set(terms[terms["segment"] == 1]["term"]) <= {
+        "petite",
+        "xs",
+        "petite xs",
+        "great petite",
+    }
+    assert not set(terms["term"]) & {"dress", "love", "size", "fit", "great"}
+    assert (terms["lift"] > 1).all()
+
+
 def test_terms_of_fewer_customers_than_the_threshold_are_never_reported():
     ids = [f"c{i}" for i in range(20)]
     labels = pd.Series([0] * 20, index=ids)

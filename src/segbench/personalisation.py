@@ -23,7 +23,13 @@ segment form one document ``c``; for term ``t``
 ``w(t, c) = tf(t, c) / Σ_t' tf(t', c) · log(1 + A / f(t))``
 
 with ``A`` the mean number of words per segment document and ``f(t)`` the frequency of ``t``
-over all segments. English stop words removed; unigrams and bigrams.
+over all segments. English stop words removed; unigrams and bigrams. When segments write
+alike, the plain weight ranks the corpus's common words first for every segment (measured on
+``clothing_reviews`` with four age segments: "dress, love, size, fit, great" topped all four),
+so terms are ranked by ``w(t, c) · log lift(t, c)`` among those with ``lift > 1``, where
+``lift(t, c)`` = share of ``t`` in ``c``'s words / share of ``t`` in all words (the same data then
+gave e.g. "size xl, summer, sweater" vs "115 lbs, petite, xs, 26 waist"). Both ``weight`` (the
+c-TF-IDF) and ``lift`` are in the table.
 
 Names from RFM
 --------------
@@ -192,7 +198,7 @@ def category_affinity(customers: pd.DataFrame, labels: pd.Series, prefix: str = 
 def ctfidf_terms(
     texts: pd.DataFrame, labels: pd.Series, top_n: int = 10, min_customers: int = 5
 ) -> pd.DataFrame:
-    """The ``top_n`` terms distinguishing each segment's texts by class-based TF-IDF.
+    """The ``top_n`` terms distinguishing each segment's texts (c-TF-IDF; module docstring).
 
     Only terms used by at least ``min_customers`` customers are candidates (so no rare token
     of one customer's text, e.g. a name, is ever reported).
@@ -201,7 +207,7 @@ def ctfidf_terms(
     frame = texts[["customer_id", "text"]].dropna()
     segment = seg.reindex(frame["customer_id"].astype(str)).to_numpy()
     frame = frame.assign(segment=segment)[~pd.isna(segment)]
-    empty = pd.DataFrame(columns=["segment", "rank", "term", "weight"])
+    empty = pd.DataFrame(columns=["segment", "rank", "term", "weight", "lift"])
     if len(frame) == 0:
         return empty
     per_customer = frame.groupby("customer_id", sort=False)["text"].agg(
@@ -223,15 +229,25 @@ def ctfidf_terms(
     term_sums = np.asarray(counts.sum(axis=0)).ravel()
     average_words = counts.sum() / len(docs)
     idf = np.log1p(average_words / np.maximum(term_sums, 1.0))
+    overall = term_sums / max(term_sums.sum(), 1.0)
     terms = counter.get_feature_names_out()
     rows = []
     for i, segment in enumerate(docs.index):
-        weights = counts[i].toarray().ravel() / max(row_sums[i], 1.0) * idf
-        for rank, j in enumerate(np.argsort(-weights, kind="stable")[:top_n], start=1):
-            if weights[j] > 0:
-                rows.append(
-                    {"segment": int(segment), "rank": rank, "term": terms[j], "weight": weights[j]}
-                )
+        tf = counts[i].toarray().ravel() / max(row_sums[i], 1.0)
+        weights = tf * idf
+        lift = np.divide(tf, overall, out=np.zeros_like(tf), where=overall > 0)
+        score = np.where(lift > 1, weights * np.log(np.maximum(lift, 1.0)), 0.0)
+        order = np.argsort(-score, kind="stable")[:top_n]
+        for rank, j in enumerate((j for j in order if score[j] > 0), start=1):
+            rows.append(
+                {
+                    "segment": int(segment),
+                    "rank": rank,
+                    "term": terms[j],
+                    "weight": weights[j],
+                    "lift": lift[j],
+                }
+            )
     return pd.DataFrame(rows) if rows else empty
 
 
