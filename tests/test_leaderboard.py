@@ -12,9 +12,10 @@ d1 · rfm, seeds 1 and 2:
          gender a1 c2 b3 · region b1.5 c1.5 a3 → fairness term a 2, b 2.25, c 1.75
   mean ranks (three quality ranks and the fairness term): a 1.75, b 1.5625, c 2.6875
 d2 · rfm, one seed: a in two configurations (n_clusters 3: silhouette .3, 4: silhouette .6),
-    b silhouette .5 → a (n_clusters=4) first.
-Not job runs: a tuning trial nested under a job, a run tagged as a trial, the sweep parent,
-a run of another study; and an earlier run of a's seed-1 configuration, superseded.
+    b silhouette .5; t tuned (best.* params differ by seed), silhouette .55/.45
+    → a (n_clusters=4) 1, b and t tied 2.5.
+Not job runs: tuning trials (nested under a job, or tagged segbench.role=trial), the sweep
+parent, a run of another study; and an earlier run of a's seed-1 configuration, superseded.
 """
 
 import re
@@ -103,6 +104,19 @@ def store(tmp_path_factory):
     for k, sil in {3: 0.3, 4: 0.6}.items():
         job(f"a_k{k}", params("d2", "a", 1, **{"algo.n_clusters": k}), {"silhouette": sil})
     job("b_d2", params("d2", "b", 1), {"silhouette": 0.5})
+    for seed, (k, sil) in {1: (4, 0.55), 2: (5, 0.45)}.items():
+        tuned = params("d2", "t", seed, **{"tune.name": "optuna", "best.algo.n_clusters": k})
+        job(f"t{seed}", tuned, {"silhouette": sil}, tags={"segbench.tune.best_number": "3"})
+        t += 1000
+        make_run(
+            client,
+            exp,
+            t,
+            tuned,
+            {"silhouette": 0.99},
+            parent=ids[f"t{seed}"],
+            tags={"segbench.role": "trial", "segbench.trial_number": "3"},
+        )
     # not job runs
     t += 1000
     make_run(client, exp, t, params("d1", "a", 1), {"silhouette": 0.99}, parent=ids["a1"])
@@ -121,7 +135,8 @@ def board(store):
 def test_store_reading_keeps_job_runs_only(store, board):
     _, ids, _ = store
     got = set(board.runs["run_id"])
-    expected = {ids[k] for k in ("a1", "a2", "b1", "b2", "c1", "c2", "d1", "a_k3", "a_k4", "b_d2")}
+    keys = ("a1", "a2", "b1", "b2", "c1", "c2", "d1", "a_k3", "a_k4", "b_d2", "t1", "t2")
+    expected = {ids[k] for k in keys}
     assert got == expected  # no trial, no sweep parent, no other study, no superseded run
     assert board.superseded == 1
     assert set(board.tables) == {("d1", "rfm"), ("d2", "rfm")}
@@ -155,8 +170,9 @@ def test_intervals_over_seeds(board, store):
     assert a["run_id"] == ids["a2"]  # best seed by silhouette
     mean, half3, n = interval95(pd.Series([1.0, 2.0, 3.0, np.nan]))
     assert (mean, n) == (2.0, 3) and half3 == pytest.approx(4.302653 / np.sqrt(3), rel=1e-6)
-    single = board.tables[("d2", "rfm")]
-    assert single["silhouette.ci95"].isna().all()  # one seed: no interval
+    single = board.tables[("d2", "rfm")].set_index("algorithm")
+    assert single.loc[["a", "b"], "silhouette.ci95"].isna().all()  # one seed: no interval
+    assert single.loc["t", "silhouette.ci95"] > 0  # the tuned algorithm ran two seeds
 
 
 def test_missing_metrics_stay_missing(board):
@@ -171,7 +187,12 @@ def test_missing_metrics_stay_missing(board):
 
 def test_best_configuration_is_selected_and_named(board):
     d2 = board.tables[("d2", "rfm")]
-    assert list(d2["algorithm"]) == ["a", "b"]
+    assert list(d2["algorithm"]) == ["a", "b", "t"]
+    assert d2["silhouette.rank"].tolist() == [1.0, 2.5, 2.5]
+    tuned = d2.set_index("algorithm").loc["t"]  # best.* (tuning results) do not split seeds
+    assert (
+        tuned["seeds"] == 2 and tuned["configs"] == 1 and tuned["silhouette"] == pytest.approx(0.5)
+    )
     a = d2.set_index("algorithm").loc["a"]
     assert a["silhouette"] == pytest.approx(0.6) and a["configs"] == 2
     assert a["config"] == "algo.n_clusters=4"
@@ -189,11 +210,11 @@ def test_failed_runs_are_listed_with_their_error(board, store):
 
 def test_overall_table_averages_mean_ranks_over_datasets(board):
     overall = board.overall.set_index("algorithm")
-    # a: 1.75 on d1 and 1 on d2; b: 1.5625 and 2; c: 2.6875 on d1 only
+    # a: 1.75 on d1 and 1 on d2; b: 1.5625 and 2.5; c: 2.6875 on d1 only; t: 2.5 on d2 only
     assert overall.loc["a", "all"] == pytest.approx(1.375)
-    assert overall.loc["b", "all"] == pytest.approx(1.78125)
+    assert overall.loc["b", "all"] == pytest.approx(2.03125)
     assert overall.loc["c", "tables"] == 1
-    assert list(overall.index) == ["a", "b", "c"]
+    assert list(overall.index) == ["a", "b", "t", "c"]
 
 
 def test_directions():
@@ -215,14 +236,14 @@ def test_pareto_front_on_a_hand_checked_case():
 def test_filters_study_as_sweep_parent_tags_and_experiment(store):
     uri, ids, parent = store
     by_parent, superseded = load_runs(uri, study=parent)
-    assert len(by_parent) == 10 and superseded == 1
+    assert len(by_parent) == 12 and superseded == 1
     error = "DataError: algo.n_clusters=500 is larger than 300"
     by_tag, _ = load_runs(uri, tags={"segbench.error": error})
     assert list(by_tag["run_id"]) == [ids["d1"]]
     other, _ = load_runs(uri, experiments=["other"])
     assert list(other["params.study"]) == ["elsewhere"] and list(other["experiment"]) == ["other"]
     everything, superseded = load_runs(uri, keep_superseded=True)
-    assert len(everything) == 12 and superseded == 0  # 10 + superseded + other study
+    assert len(everything) == 14 and superseded == 0  # 12 + superseded + other study
 
 
 class Parsed(HTMLParser):
@@ -272,7 +293,7 @@ def test_cli_writes_markdown_html_and_csv(store, tmp_path):
     runs = read_runs_csv(str(out / "leaderboard.csv"))
     loaded, _ = load_runs(uri, study="hand")
     pd.testing.assert_frame_equal(runs, loaded)
-    assert len(runs) == 10 and runs["metrics.silhouette"].isna().sum() == 3  # c1, c2, d1
+    assert len(runs) == 12 and runs["metrics.silhouette"].isna().sum() == 3  # c1, c2, d1
 
 
 def test_cli_reports_what_exists_when_nothing_matches(store, capsys):

@@ -3,11 +3,12 @@
 For each (dataset, feature expression) one table, one row per algorithm:
 
 1. Runs of one algorithm that differ only in the seed form a *configuration* (params equal
-   apart from ``seed``, ``tracking.*``, display-only flags, and ``*random_state`` params equal
-   to the run's seed, which ``${seed}`` interpolates). Its value for a metric is the mean over
-   seeds, with a 95% Student-t interval ``mean ± t(0.975, n−1) · s / √n`` (``s`` the sample
-   standard deviation, ``n`` the seeds that have the metric); with one seed there is no
-   interval. A metric missing for some seeds is averaged over the others and flagged.
+   apart from ``seed``, ``tracking.*``, the tuned values ``best.*``, display-only flags, and
+   params that equal the seed in every run, such as ``random_state: ${seed}``). Its value for
+   a metric is the mean over seeds, with a 95% Student-t interval
+   ``mean ± t(0.975, n−1) · s / √n`` (``s`` the sample standard deviation, ``n`` the seeds
+   that have the metric); with one seed there is no interval. A metric missing for some
+   seeds is averaged over the others and flagged.
 2. When an algorithm ran in several configurations (a grid of hyperparameters) the row shows
    the best one by the *selection metric* (``select``, default silhouette), and names the
    params that distinguish it.

@@ -6,11 +6,12 @@ left behind. One row per *job run*; left out are
 - sweep parents (tag ``segbench.role=sweep``, written by
   :class:`segbench.tracking.sweep.SweepCallback`);
 - tuning trials and any other nested run: a run whose ``mlflow.parentRunId`` is not a sweep
-  parent, or that carries a trial tag (a ``segbench.role`` other than ``job``, or a tag key
-  containing ``trial``);
+  parent, or that is tagged as a trial (``segbench.role=trial`` or any ``segbench.role``
+  other than ``job``, or a ``segbench.trial_number`` tag; see :mod:`segbench.tuning.trial_runs`);
 - earlier runs of the same configuration: when several runs share every param apart from
-  ``tracking.*`` and display-only flags, the latest (by start time) is kept, so re-running a
-  study, or part of it, replaces its earlier runs instead of double-counting them.
+  ``tracking.*``, the results of tuning (``best.*``) and display-only flags, the latest (by
+  start time) is kept, so re-running a study, or part of it, replaces its earlier runs
+  instead of double-counting them.
 
 Columns of the frame: ``run_id, experiment_id, experiment, run_name, status, start_time,
 end_time, parent_run_id, error`` (the ``segbench.error`` tag of a FAILED run), then
@@ -37,8 +38,9 @@ from segbench.errors import ConfigError
 from segbench.tracking.mlflow_run import resolve_uri, retry_locked
 
 SWEEP_ROLE = "sweep"
-#: Params that do not change what a run computes (left out of its identity).
-IGNORED_PARAMS = ("tracking.",)
+#: Params that do not define what a run computes (left out of its identity): where it is
+#: logged, and the hyperparameters a tuned run found (``best.*``, a result).
+IGNORED_PARAMS = ("tracking.", "best.")
 IGNORED_PARAM_SUFFIXES = (".progress", ".cache_dir")
 BASE_COLUMNS = [
     "run_id",
@@ -98,7 +100,7 @@ def is_trial(run: Run, sweep_parents: set[str]) -> bool:
     role = tags.get("segbench.role")
     if role is not None and role != "job":
         return True
-    if any("trial" in key.lower() for key in tags):
+    if "segbench.trial_number" in tags:
         return True
     parent = tags.get("mlflow.parentRunId")
     return parent is not None and parent not in sweep_parents
