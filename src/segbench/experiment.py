@@ -22,6 +22,8 @@ from segbench.customer_data import CustomerData
 from segbench.datasets import load_dataset
 from segbench.evaluation.stability import stability_metrics
 from segbench.evaluation.suite import score
+from segbench.fairness.report import k_anonymity, log_responsibility
+from segbench.fairness.scoring import sensitive_frame
 from segbench.features import (
     FeatureMatrix,
     build_blocks,
@@ -84,7 +86,7 @@ def run_experiment(
         log.info("features: %d customers × %d columns (%s)", *features.shape, cfg.features)
 
         if cfg.tune.name == "none":
-            seg = fit_segmentation(cfg.algo, features.X)
+            seg = fit_segmentation(cfg.algo, features.X, sensitive_frame(data, features.index))
             metrics, notes = score(cfg, features, data, seg)
         else:  # a study of trials (nested runs); the best trial refit
             from segbench.tuning import tune_segmentation
@@ -97,8 +99,10 @@ def run_experiment(
             for key, value in getattr(block, "embedding_stats_", {}).items():
                 metrics[f"{name}.embeddings_{key}"] = float(value)
 
-        profiles = segment_profiles(seg.labels, features.profile)
+        profiles = segment_profiles(seg.labels, features.profile, k_anonymity(cfg))
         log_outputs(run, cfg, metrics, notes, profiles, seg.labels, features, seg.estimator)
+        # fairness tables, proxy audit, surrogate rules, privacy flags, segment_card.md
+        metrics.update(log_responsibility(run, cfg, data, features, seg, profiles, metrics).metrics)
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
 
