@@ -1,0 +1,331 @@
+"""Tests of the synthetic dataset: canonical shape, determinism, planted structure, scale."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from segbench.customer_data import TEXT_COLUMNS, TRANSACTION_COLUMNS
+from segbench.datasets.synthetic import (
+    DEFAULT_SHARES,
+    REVIEWS_PER_SEGMENT,
+    SEGMENTS,
+    SyntheticDataset,
+    product_catalogue,
+    review_pool,
+)
+from segbench.errors import ConfigError
+
+PRICE_WORDS = (
+    r"\b(?:price|prices|discount|discounts|discounted|sale|cheap|cheapest|deal|deals|coupon"
+    r"|coupons|bargain)\b"
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return SyntheticDataset(n_customers=3000, seed=0).load()
+
+
+def _female_share_range(strength: float) -> float:
+    d = SyntheticDataset(n_customers=3000, demographic_strength=strength, seed=5).load()
+    female = (d.customers["gender"] == "female").groupby(d.labels, observed=True).mean()
+    return float(female.max() - female.min())
+
+
+def _frames(d):
+    return [d.customers, d.transactions, d.texts, d.sensitive, d.labels, d.outcomes]
+
+
+# -- canonical model ---------------------------------------------------------------------------
+def test_validates_and_has_every_part(data):
+    assert data.validate() is data
+    assert data.parts() == [
+        "customers",
+        "transactions",
+        "texts",
+        "sensitive",
+        "labels",
+        "outcomes",
+    ]
+    assert data.name == "synthetic"
+    assert data.demographic_columns == ("age", "income", "gender", "region")
+
+
+def test_customers_columns_and_dtypes(data):
+    c = data.customers
+    assert c.index.name == "customer_id"
+    assert c.index.is_unique and len(c) == 3000
+    assert c.index[0] == "S0000001" and c.index[-1] == "S0003000"
+    assert list(c.columns) == ["age", "income", "gender", "region"]
+    assert pd.api.types.is_integer_dtype(c["age"])
+    assert c["age"].between(18, 90).all()
+    assert pd.api.types.is_float_dtype(c["income"]) and (c["income"] > 0).all()
+    assert list(c["gender"].cat.categories) == ["female", "male", "other"]
+    assert isinstance(c["region"].dtype, pd.CategoricalDtype)
+    assert c["region"].nunique() == 5
+
+
+def test_transactions_columns_and_dtypes(data):
+    tx = data.transactions
+    assert tuple(tx.columns) == TRANSACTION_COLUMNS
+    assert pd.api.types.is_datetime64_any_dtype(tx["timestamp"])
+    assert pd.api.types.is_integer_dtype(tx["quantity"]) and (tx["quantity"] >= 1).all()
+    assert pd.api.types.is_float_dtype(tx["unit_price"]) and (tx["unit_price"] > 0).all()
+    assert set(tx["channel"].unique()) == {"web", "store", "app"}
+    assert tx["customer_id"].isin(data.customer_ids).all()
+    assert tx["description"].nunique() > 200
+
+
+def test_sensitive_labels_outcomes(data):
+    s = data.sensitive
+    assert list(s.columns) == ["gender", "age_band", "region"]
+    assert s.index.equals(data.customer_ids)
+    bands = pd.cut(data.customers["age"], [0, 29, 44, 59, 200], labels=False)
+    assert (s["age_band"].cat.codes.to_numpy() == bands.to_numpy()).all()
+    assert list(s["age_band"].cat.categories) == ["18-29", "30-44", "45-59", "60+"]
+    assert data.labels.name == "segment" and data.labels.index.equals(data.customer_ids)
+    o = data.outcomes
+    assert list(o.columns) == ["next_period_spend", "churned"]
+    assert o["churned"].dtype == bool
+    assert (o["next_period_spend"] >= 0).all()
+    assert ((o["next_period_spend"] > 0) == ~o["churned"]).all()
+
+
+def test_meta(data):
+    m = data.meta
+    assert (m.source, m.licence, m.cleaning) == (
+        "segbench synthetic generator",
+        "CC0 (generated)",
+        [],
+    )
+    assert re.fullmatch(r"[0-9a-f]{16}", m.fingerprint)
+    assert m.notes["segment_sizes"] == data.labels.value_counts().to_dict()
+    assert m.notes["params"]["n_customers"] == 3000
+    assert m.notes["review_pool_size"] == len(review_pool())
+    last_day = data.transactions["timestamp"].max().normalize()
+    assert m.analysis_date == last_day + pd.Timedelta(days=1)
+
+
+def test_load_dataset_pseudonymises_and_validates():
+    from segbench.datasets import load_dataset
+
+    cfg = {
+        "_target_": "segbench.datasets.synthetic.SyntheticDataset",
+        "name": "synthetic",
+        "n_customers": 300,
+    }
+    d = load_dataset(cfg)
+    assert d.n_customers == 300
+    assert not d.customer_ids.str.startswith("S").all()
+    assert set(d.transactions["customer_id"].astype(str)) <= set(d.customer_ids)
+
+
+# -- determinism -------------------------------------------------------------------------------
+def test_same_seed_identical_other_seed_different():
+    a = SyntheticDataset(n_customers=1500, seed=3).load()
+    b = SyntheticDataset(n_customers=1500, seed=3).load()
+    for x, y in zip(_frames(a), _frames(b), strict=True):
+        assert x.equals(y) and x.index.equals(y.index)
+        assert (x.dtypes == y.dtypes).all() if isinstance(x, pd.DataFrame) else x.dtype == y.dtype
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    assert a.meta.fingerprint == b.meta.fingerprint
+    c = SyntheticDataset(n_customers=1500, seed=4).load()
+    assert c.meta.fingerprint != a.meta.fingerprint
+    assert not c.labels.equals(a.labels)
+    assert len(c.transactions) != len(a.transactions)
+
+
+def test_no_work_in_init_and_bad_params_are_reported():
+    SyntheticDataset(n_customers=-1, noise=7)  # storing is not validating
+    with pytest.raises(ConfigError, match="noise"):
+        SyntheticDataset(noise=1.5).load()
+    with pytest.raises(ConfigError, match="n_customers"):
+        SyntheticDataset(n_customers=3).load()
+    with pytest.raises(ConfigError, match="missing"):
+        SyntheticDataset(segment_shares={"champions": 1.0}).load()
+    bad = dict(DEFAULT_SHARES, lost=0.5)
+    with pytest.raises(ConfigError, match="sum to 1"):
+        SyntheticDataset(segment_shares=bad).load()
+
+
+# -- planted segments ----------------------------------------------------------------------------
+def test_segment_sizes_follow_shares(data):
+    counts = data.labels.value_counts()
+    assert set(counts.index) == set(SEGMENTS)
+    for segment, share in DEFAULT_SHARES.items():
+        assert abs(counts[segment] / 3000 - share) < 0.002
+    shares = {"champions": 0.3, "loyal": 0.1, "new": 0.1, "at_risk": 0.1}
+    shares |= {"bargain_hunters": 0.2, "lost": 0.2}
+    custom = SyntheticDataset(n_customers=1000, segment_shares=shares).load()
+    assert custom.labels.value_counts()["champions"] == 300
+
+
+def test_every_customer_buys_within_the_span(data):
+    tx = data.transactions
+    assert tx["customer_id"].nunique() == data.n_customers
+    start, end = pd.Timestamp("2023-01-01"), pd.Timestamp("2025-01-01")
+    assert tx["timestamp"].min() >= start and tx["timestamp"].max() < end
+    per_invoice = tx.groupby("invoice_id", observed=True).agg(
+        lines=("product_id", "size"),
+        customers=("customer_id", "nunique"),
+        times=("timestamp", "nunique"),
+        channels=("channel", "nunique"),
+    )
+    assert per_invoice["lines"].between(1, 10).all()
+    assert (per_invoice[["customers", "times", "channels"]] == 1).all().all()
+    assert tx["timestamp"].is_monotonic_increasing
+
+
+def test_behaviour_differs_by_segment(data):
+    tx = data.transactions
+    amount = tx["quantity"] * tx["unit_price"]
+    per = tx.assign(amount=amount).groupby("customer_id", observed=True)
+    rfm = pd.DataFrame(
+        {
+            "recency": (data.meta.analysis_date - per["timestamp"].max()).dt.days,
+            "frequency": per["invoice_id"].nunique(),
+            "monetary": per["amount"].sum(),
+        }
+    )
+    rfm.index = rfm.index.astype(str)
+    med = rfm.groupby(data.labels.reindex(rfm.index), observed=True).median()
+    assert med.loc["champions", "monetary"] > 3 * med.loc["loyal", "monetary"]
+    assert med.loc["champions", "frequency"] > med.loc["loyal", "frequency"]
+    assert med.loc["lost", "recency"] > 300 > med.loc["at_risk", "recency"] > 100
+    assert med.loc["new", "frequency"] == 1 and med.loc["new", "recency"] < 30
+    assert med.loc["bargain_hunters", "frequency"] > med.loc["loyal", "frequency"]
+    line_segment = data.labels.reindex(tx["customer_id"].astype(str)).to_numpy()
+    discount = tx["description"].astype(str).str.match(r"(discount|budget|value) ")
+    by_segment = discount.groupby(line_segment).mean()
+    assert by_segment["bargain_hunters"] > 0.6 > 0.1 > by_segment["champions"]
+    app = (tx["channel"] == "app").groupby(line_segment).mean()
+    assert app["champions"] > 0.4 > 0.15 > app["lost"]
+
+
+def test_catalogue():
+    catalogue = product_catalogue()
+    assert len(catalogue) == 270
+    assert catalogue["product_id"].is_unique and catalogue["description"].is_unique
+    assert {"premium leather handbag", "discount cotton socks"} <= set(catalogue["description"])
+
+
+# -- texts --------------------------------------------------------------------------------------
+def test_review_pool_is_small_and_fixed(data):
+    pool = review_pool()
+    assert len(pool) == len(set(pool)) == len(SEGMENTS) * REVIEWS_PER_SEGMENT < 600
+    assert set(data.texts["text"].astype(str)) <= set(pool)
+    assert tuple(data.texts.columns) == TEXT_COLUMNS
+    n_reviews = data.texts.groupby("customer_id", observed=False).size()
+    assert n_reviews.max() == 3
+    assert (n_reviews == 0).mean() < 0.1
+
+
+def test_texts_follow_segments(data):
+    texts = data.texts.assign(
+        segment=data.labels.reindex(data.texts["customer_id"].astype(str)).to_numpy(),
+        price=data.texts["text"].astype(str).str.lower().str.contains(PRICE_WORDS),
+    )
+    share = texts.groupby("segment")["price"].mean()
+    assert share["bargain_hunters"] > 0.75
+    assert share["champions"] < 0.3
+    first = texts["text"].astype(str).str.contains("first")
+    assert first.groupby(texts["segment"]).mean()["new"] > 0.7
+
+
+def test_text_noise_is_the_off_topic_share():
+    index = {text: i // REVIEWS_PER_SEGMENT for i, text in enumerate(review_pool())}
+    for text_noise in (0.0, 0.4):
+        d = SyntheticDataset(n_customers=2000, text_noise=text_noise, seed=2).load()
+        topic = d.texts["text"].astype(str).map(index).to_numpy()
+        own = d.labels.cat.codes.reindex(d.texts["customer_id"].astype(str)).to_numpy()
+        assert abs((topic != own).mean() - text_noise) < 0.03
+
+
+# -- knobs --------------------------------------------------------------------------------------
+def test_demographic_strength_controls_gender_gap():
+    assert _female_share_range(0.9) > 0.8
+    assert _female_share_range(0.0) < 0.12
+
+
+def test_demographic_strength_zero_is_independent_of_segment():
+    d = SyntheticDataset(n_customers=3000, demographic_strength=0.0, seed=1).load()
+    age = d.customers["age"].groupby(d.labels, observed=True).mean()
+    assert age.max() - age.min() < 3
+    region = pd.crosstab(d.labels, d.customers["region"], normalize="index")
+    assert (region.max() - region.min()).max() < 0.1
+
+
+def test_outcomes_follow_segments(data):
+    o = data.outcomes.groupby(data.labels, observed=True).mean()
+    assert o.loc["lost", "churned"] > 0.9
+    assert o.loc["champions", "churned"] < 0.3
+    assert o.loc["lost", "next_period_spend"] < 0.05 * o.loc["champions", "next_period_spend"]
+
+
+def _ari_by_blocks(d) -> dict[str, float]:
+    """KMeans ARI on RFM, demographics, TF-IDF text and their combination (equal block weights)."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    tx = d.transactions
+    per = tx.assign(amount=tx["quantity"] * tx["unit_price"]).groupby("customer_id", observed=True)
+    rfm = pd.DataFrame(
+        {
+            "r": (d.meta.analysis_date - per["timestamp"].max()).dt.days,
+            "f": per["invoice_id"].nunique(),
+            "m": per["amount"].sum(),
+        }
+    ).reindex(d.customer_ids)
+    docs = (
+        d.texts.assign(text=d.texts["text"].astype(str))
+        .groupby("customer_id", observed=False)["text"]
+        .agg(" ".join)
+        .reindex(d.customer_ids)
+    )
+    tfidf = TfidfVectorizer(sublinear_tf=True).fit_transform(docs)
+    c = d.customers
+    blocks = {
+        "rfm": np.log1p(rfm.to_numpy(float)),
+        "demographics": np.column_stack(
+            [c[["age", "income"]].to_numpy(float), pd.get_dummies(c["region"]).to_numpy(float)]
+        ),
+        "text": TruncatedSVD(16, random_state=0).fit_transform(tfidf),
+    }
+    scaled = {k: StandardScaler().fit_transform(v) / np.sqrt(v.shape[1]) for k, v in blocks.items()}
+    scaled["combined"] = np.hstack(list(scaled.values()))
+    y = d.labels.cat.codes.to_numpy()
+    with threadpool_limits(1):  # small problem: threads only add overhead
+        return {
+            k: adjusted_rand_score(y, KMeans(6, n_init=4, random_state=0).fit_predict(x))
+            for k, x in scaled.items()
+        }
+
+
+def test_default_noise_needs_every_block():
+    ari = _ari_by_blocks(SyntheticDataset(n_customers=3000, seed=0).load())
+    assert ari["combined"] > 0.8
+    assert 0.4 < ari["rfm"] < 0.75
+    for block in ("rfm", "demographics", "text"):
+        assert ari[block] < ari["combined"] - 0.15
+
+
+# -- scale --------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_large_generation_is_compact_and_complete():
+    n = 200_000
+    d = SyntheticDataset(n_customers=n, seed=11).load()
+    assert d.n_customers == n
+    assert d.transactions["customer_id"].nunique() == n
+    counts = d.labels.value_counts()
+    assert counts["champions"] == n // 10
+    assert len(d.texts["text"].cat.categories) <= 600
+    megabytes = d.transactions.memory_usage(deep=True).sum() / 2**20
+    assert megabytes / len(d.transactions) * 1e6 < 45  # under 45 bytes a line
