@@ -33,6 +33,7 @@ No table holds a customer id or a text.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -105,6 +106,9 @@ class _Context:
         return sensitive_frame(self.data, ids)
 
     def make_pipeline(self):
+        """An unfitted twin of the run's feature pipeline (tuned settings included)."""
+        if self.pipeline is not None:
+            return copy.deepcopy(self.pipeline)  # fit_transform relearns every fitted state
         cfg = self.cfg
         return build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, seed=cfg.seed)
 

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from segbench import __version__
 from segbench.algorithms import fit_segmentation
+from segbench.analysis import run_analyses
 from segbench.customer_data import CustomerData
 from segbench.datasets import load_dataset
 from segbench.evaluation.stability import stability_metrics
@@ -91,8 +92,12 @@ def run_experiment(
         else:  # a study of trials (nested runs); the best trial refit
             from segbench.tuning import tune_segmentation
 
-            seg, metrics, notes = tune_segmentation(cfg, features, data, run)
-        metrics.update(stability_metrics(cfg, seg, features.X, notes))
+            # the refit's features/pipeline replace the run's when the space tunes them
+            seg, metrics, notes, features, pipeline = tune_segmentation(
+                cfg, features, data, run, pipeline
+            )
+        sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
+        metrics.update(stability_metrics(cfg, seg, features.X, notes, sensitive))
         metrics["n_customers"] = float(data.n_customers)
         metrics["n_features"] = float(features.shape[1])
         for name, block in pipeline.blocks.items():
@@ -100,9 +105,26 @@ def run_experiment(
                 metrics[f"{name}.embeddings_{key}"] = float(value)
 
         profiles = segment_profiles(seg.labels, features.profile, k_anonymity(cfg))
-        log_outputs(run, cfg, metrics, notes, profiles, seg.labels, features, seg.estimator)
+        analyses = run_analyses(run, cfg, data, features, seg, pipeline, profiles)
+        metrics.update(analyses.metrics)
+        log_outputs(
+            run,
+            cfg,
+            metrics,
+            notes,
+            profiles,
+            seg.labels,
+            features,
+            seg.estimator,
+            pipeline=pipeline,
+            data=data,
+        )
         # fairness tables, proxy audit, surrogate rules, privacy flags, segment_card.md
-        metrics.update(log_responsibility(run, cfg, data, features, seg, profiles, metrics).metrics)
+        metrics.update(
+            log_responsibility(
+                run, cfg, data, features, seg, profiles, metrics, extend_card=analyses.extend_card
+            ).metrics
+        )
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
 

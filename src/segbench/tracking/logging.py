@@ -74,8 +74,14 @@ def log_outputs(
     labels: np.ndarray,
     features: FeatureMatrix,
     estimator: Any,
+    pipeline: Any = None,
+    data: CustomerData | None = None,
 ) -> None:
-    """Metrics, notes as tags, profiles, plots, assignments and the model."""
+    """Metrics, notes as tags, profiles, plots, assignments and the model.
+
+    With the fitted ``pipeline`` and the ``data`` it was fitted on, the model is the
+    whole-path pyfunc of :mod:`segbench.serving`; without them, the bare estimator.
+    """
     run.metrics(metrics)
     if notes:
         run.tags({f"segbench.{k}": v for k, v in notes.items()})
@@ -92,18 +98,57 @@ def log_outputs(
         )
         run.figure(plots.segment_sizes(labels, title), "plots/segment_sizes.png")
     if cfg.tracking.get("log_model", True):
-        info = log_model(estimator, features.X, features.columns)
+        info = log_model(
+            estimator,
+            features.X,
+            features.columns,
+            pipeline=pipeline,
+            data=data,
+            labels=labels,
+            dataset_config=cfg.dataset,
+            seed=cfg.seed,
+        )
         run.tags({"segbench.model_uri": info.model_uri})
+        if pipeline is not None and data is not None:
+            run.tags({"segbench.assign_method": info.segbench_assign_method})
 
 
-def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> Any:
-    """Log the fitted estimator as an MLflow model (a signature when it can predict).
+def log_model(
+    estimator: Any,
+    X: np.ndarray,
+    columns: list[str],
+    pipeline: Any = None,
+    data: CustomerData | None = None,
+    labels: np.ndarray | None = None,
+    dataset_config: Any = None,
+    seed: int = 0,
+) -> Any:
+    """Log the fitted run as an MLflow model with a signature.
+
+    With ``pipeline`` (fitted), ``data`` and ``labels``: the whole-path pyfunc
+    :class:`segbench.serving.SegmentationModel` (canonical customer rows → features →
+    estimator or its assignment method → segment), so ``mlflow models predict`` works on raw
+    canonical rows; the assignment method's name is set on the returned info as
+    ``segbench_assign_method``. Otherwise the bare estimator (a signature when it can predict).
 
     MLflow 3 keeps models as logged-model entities linked to the run (``models:/<id>``),
     not under the run's artifacts; the returned ``ModelInfo.model_uri`` is tagged on the run.
     """
     import mlflow
     from mlflow.models import infer_signature
+
+    if pipeline is not None and data is not None and labels is not None:
+        from omegaconf import OmegaConf
+
+        from segbench.serving import build_model, log_segmentation_model
+
+        dataset = dataset_config
+        if dataset is not None and OmegaConf.is_config(dataset):
+            dataset = OmegaConf.to_container(dataset, resolve=True)
+        model = build_model(pipeline, estimator, X, labels, columns, data, dataset, seed)
+        info = log_segmentation_model(model, data, estimator)
+        info.segbench_assign_method = model.method
+        return info
 
     sample = pd.DataFrame(X[: min(len(X), 5)], columns=columns)
     signature = None
@@ -113,14 +158,14 @@ def log_model(estimator: Any, X: np.ndarray, columns: list[str]) -> Any:
         except Exception as err:  # an estimator whose predict needs more than X
             log.warning("no model signature: %s", err)
     # explicit requirements: MLflow's inference imports the whole environment (~5 s)
-    # skops (MLflow's default) only trusts scikit-learn's own types
-    native = type(estimator).__module__.startswith("sklearn.")
+    # cloudpickle, not skops (MLflow's default): importing skops costs ~5 s (it walks every
+    # scikit-learn estimator, importing torch) and it rejects non-scikit-learn types (hdbscan)
     return mlflow.sklearn.log_model(
         estimator,
         name="model",
         signature=signature,
         pip_requirements=model_requirements(estimator),
-        serialization_format="skops" if native else "cloudpickle",
+        serialization_format="cloudpickle",
     )
 
 
