@@ -323,3 +323,16 @@ def test_assign_the_last_month_of_online_retail_with_a_model_of_the_earlier_mont
     assert 1500 < len(table) < 1714  # 1,714 raw customers in the last month, fewer after cleaning
     assert table["customer_id"].str.fullmatch(r"[0-9a-f]{16}").all()
     assert set(table["segment"]) <= set(result.labels)
+
+
+def test_assign_refuses_a_dataset_without_a_raw_file_format(tmp_path, capsys):
+    from segbench.assign import dataset_config
+    from segbench.errors import ConfigError
+
+    model = SegmentationModel(None, None, [], {}, (), {"_target_": "toydata.ToyDataset"})
+    with pytest.raises(ConfigError, match="takes no 'path'"):
+        dataset_config(model, None, tmp_path / "x.csv")
+    cfg = dataset_config(model, "online_retail", tmp_path / "x.csv")
+    assert cfg["path"] == str(tmp_path / "x.csv") and cfg["_target_"].endswith(
+        "OnlineRetailDataset"
+    )

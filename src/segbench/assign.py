@@ -27,6 +27,7 @@ adapter rejects…) print one paragraph and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from segbench.configs import config_dir
@@ -113,6 +115,18 @@ def dataset_config(model: SegmentationModel, override: str | None, path: Path) -
         raise ConfigError(
             "no dataset config with a '_target_' adapter: the model stores none; pass "
             "--dataset-config <name or YAML file>"
+        )
+    try:
+        adapter = get_class(str(cfg["_target_"]))
+    except Exception as err:  # an unimportable target: say which
+        raise ConfigError(
+            f"dataset adapter {cfg['_target_']!r} cannot be imported: {err}"
+        ) from None
+    if "path" not in inspect.signature(adapter).parameters:
+        raise ConfigError(
+            f"dataset adapter {cfg['_target_']} takes no 'path' (it generates or embeds its "
+            "data), so there is no raw file format to read new customers from; give "
+            "--dataset-config for the file's format (e.g. tabular)"
         )
     return {**cfg, "path": str(path)}
 
