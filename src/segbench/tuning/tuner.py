@@ -248,20 +248,10 @@ def tune_segmentation(
     if len(objectives) > 1:
         select_trial_check(select, weights, objectives)
     check_space_buildable(cfg, space, data.n_customers)
-    notes: dict[str, str] = {}
-    metrics: dict[str, float] = {}
-
-    names_checked = False
-    if tune.get("baseline", True):
-        baseline, names_checked = _baseline(cfg, features, data, objectives)
-        metrics.update({f"baseline.{k}": v for k, v in baseline.items()})
-
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress line instead
     try:
-        return _tune(
-            cfg, features, data, run, pipeline, objectives, space, metrics, notes, names_checked
-        )
+        return _tune(cfg, features, data, run, pipeline, objectives, space)
     finally:
         optuna.logging.set_verbosity(verbosity)
 
@@ -274,18 +264,22 @@ def _tune(
     pipeline: FeaturePipeline | None,
     objectives: list[Objective],
     space: SearchSpace,
-    metrics: dict[str, float],
-    notes: dict[str, str],
-    names_checked: bool,
 ) -> Tuned:
     tune = cfg.tune
+    notes: dict[str, str] = {}
+    metrics: dict[str, float] = {}
     select = str(tune.get("select", "knee"))
     weights = tune.get("weights")
     seed = int(cfg.seed)
     sampler_name = str(tune.get("sampler", "tpe"))
-    sampler = make_sampler(
-        sampler_name, seed, space, len(objectives), tune.get("sampler_options") or {}
-    )
+    options = tune.get("sampler_options") or {}
+    if OmegaConf.is_config(options):
+        options = OmegaConf.to_container(options, resolve=True)
+    sampler = make_sampler(sampler_name, seed, space, len(objectives), options)
+    names_checked = False  # objective names exist among the scored metrics?
+    if tune.get("baseline", True):
+        baseline, names_checked = _baseline(cfg, features, data, objectives)
+        metrics.update({f"baseline.{k}": v for k, v in baseline.items()})
     storage_url = tune.get("storage")
     storage = open_storage(storage_url)
     name = default_study_name(cfg, objectives)
