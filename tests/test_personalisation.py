@@ -43,7 +43,8 @@ def test_product_lift_and_support_by_hand():
     assert row.loc[(0, "X"), "lift"] == pytest.approx(4 / 3)
     assert row.loc[(0, "Z"), "lift"] == pytest.approx(0.5 / 0.25)
     assert row.loc[(1, "Y"), "lift"] == pytest.approx(2.0)
-    assert row.loc[(1, "X"), "not_yet_bought"] == 1  # d has not bought X yet
+    assert row.loc[(0, "Z"), "not_yet_bought"] == 1  # b has not bought Z yet
+    assert (1, "X") not in row.index  # lift 0.67: under-bought, not an affinity
     assert list(table[table["segment"] == 0]["product_id"]) == ["Z", "X"]  # ranked by lift
     assert row.loc[(0, "Z"), "description"] == "desc Z"
 

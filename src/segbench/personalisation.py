@@ -9,11 +9,13 @@ For segment ``s`` with ``n_s`` customers and product ``p``:
 - ``lift = support / base_support`` (> 1: the segment over-buys ``p``; association-rule lift of
   "customer in s ⇒ buys p", Brin et al. 1997).
 
-:func:`product_affinity` keeps products bought by at least ``min_customers`` members and
-``min_support`` of the segment, ranked by lift. :func:`top_products` ranks each segment's
-best sellers by quantity and by revenue (``quantity × unit_price``), the seed study's table.
-Without transactions, :func:`category_affinity` does the same on per-category spend columns
-(``spend_*``): ``lift = segment mean spend / overall mean spend``.
+:func:`product_affinity` keeps the products with ``lift > 1`` bought by at least
+``min_customers`` members and ``min_support`` of the segment, ranked by lift (a segment that
+over-buys nothing, e.g. lapsed customers who bought little of everything, gets no row).
+:func:`top_products` ranks each segment's best sellers by quantity and by revenue
+(``quantity × unit_price``), the seed study's table. Without transactions,
+:func:`category_affinity` does the same on per-category spend columns (``spend_*``):
+``lift = segment mean spend / overall mean spend``.
 
 Terms (datasets with texts)
 ---------------------------
@@ -160,7 +162,8 @@ def product_affinity(
     table["support"] = table["buyers"] / table["segment_size"]
     table["base_support"] = table["product_id"].map(overall).to_numpy() / n
     table["lift"] = table["support"] / table["base_support"]
-    table = table[(table["support"] >= min_support) & (table["buyers"] >= min_customers)]
+    keep = (table["support"] >= min_support) & (table["buyers"] >= min_customers)
+    table = table[keep & (table["lift"] > 1)]
     table["not_yet_bought"] = (table["segment_size"] - table["buyers"]).astype(np.int64)
     table["description"] = table["product_id"].map(_descriptions(lines))
     table = table.sort_values(["segment", "lift", "product_id"], ascending=[True, False, True])
