@@ -88,7 +88,7 @@ def retail_run(uri: str, path: Path, *more: str):
             "features=rfm",
             f"tracking.uri={uri}",
             "tracking.log_plots=false",
-            "+analysis.predictive.enabled=false",
+            "analysis.predictive.enabled=false",
             "evaluation.stability.enabled=false",
             "fairness=none",
             *more,

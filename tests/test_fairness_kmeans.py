@@ -145,8 +145,8 @@ def test_a_fair_kmeans_run_logs_the_balance_it_promises(tracking_uri):
         "dataset.demographic_strength=0.9",
         "features=rfm+demographics",
         "tracking.log_model=false",
-        "+analysis.predictive.enabled=false",
-        "+analysis.personalisation.enabled=false",
+        "analysis.predictive.enabled=false",
+        "analysis.personalisation.enabled=false",
     ]
     # refits of a copy on X alone (stability, assignment hold-out) cannot give it the groups
     fair = run(
@@ -155,7 +155,7 @@ def test_a_fair_kmeans_run_logs_the_balance_it_promises(tracking_uri):
             "algo=fair_kmeans",
             "algo.sensitive_attribute=gender",
             "evaluation.stability.enabled=false",
-            "+analysis.assign.enabled=false",
+            "analysis.assign.enabled=false",
         ]
     )
     plain = run([*common, "algo=kmeans", "evaluation.stability.enabled=false"])

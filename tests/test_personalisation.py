@@ -188,8 +188,8 @@ def test_a_run_logs_personalisation_artifacts(tracking_uri):
             "tracking.log_model=false",
             "evaluation.stability.enabled=false",
             "fairness=none",  # not under test here
-            "+analysis.predictive.enabled=false",
-            "+analysis.assign.enabled=false",
+            "analysis.predictive.enabled=false",
+            "analysis.assign.enabled=false",
         ]
     )
     local = mlflow.artifacts.download_artifacts(

@@ -126,7 +126,8 @@ def test_a_run_logs_predictive_metrics_from_a_temporal_split(tracking_uri):
             "algo.n_clusters=3",
             "tracking.log_plots=false",
             "tracking.log_model=false",
-            "+analysis.predictive.horizon_days=60",
+            "analysis.predictive.enabled=true",
+            "analysis.predictive.horizon_days=60",
             "evaluation.stability.enabled=false",
             "fairness=none",  # not under test here
         ]
@@ -192,7 +193,8 @@ def test_a_dataset_with_next_period_outcomes_uses_them(tracking_uri):
             "tracking.log_model=false",
             "evaluation.stability.enabled=false",
             "fairness=none",
-            "+analysis.personalisation.enabled=false",
+            "analysis.personalisation.enabled=false",
+            "analysis.predictive.enabled=true",
         ]
     )
     stored = MlflowClient(tracking_uri).get_run(result.run_id).data

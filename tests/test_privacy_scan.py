@@ -71,7 +71,7 @@ def test_the_scan_finds_raw_ids_and_texts_when_they_are_logged(tmp_path, trackin
             "algo.n_clusters=3",
             "features=rfm+demographics",
             "evaluation.stability.enabled=false",
-            "+analysis.predictive.enabled=false",
+            "analysis.predictive.enabled=false",
             "tracking.log_model=false",
         ]
     )

@@ -20,9 +20,9 @@ TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_cus
 # the analyses of issue 7 are not what these tests are about; keep the runs short
 LEAN = [
     "evaluation.stability.enabled=false",
-    "+analysis.predictive.enabled=false",
-    "+analysis.personalisation.enabled=false",
-    "+analysis.assign.enabled=false",
+    "analysis.predictive.enabled=false",
+    "analysis.personalisation.enabled=false",
+    "analysis.assign.enabled=false",
     "tracking.log_model=false",
 ]
 

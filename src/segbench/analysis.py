@@ -1,8 +1,8 @@
 """Analyses after the segmentation, in the run: one call from the experiment (issue 7).
 
 :func:`run_analyses` is called by :func:`segbench.experiment.run_experiment` right after the
-segment profiles. Settings: ``conf/analysis/default.yaml`` merged with the config's
-``analysis`` node when there is one (see that file for every key). Each analysis runs only
+segment profiles. Settings: the ``analysis`` config group (``conf/analysis/default.yaml``
+documents every key; override with e.g. ``analysis.temporal.enabled=true``). Each analysis runs only
 when enabled and when the dataset has the parts it needs; when it cannot run on this data (a
 :class:`~segbench.errors.SegbenchError`, e.g. no transactions, too few customers), the run goes
 on and the tag ``segbench.<analysis>.skipped`` says why. Any other error fails the run.
@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from threadpoolctl import threadpool_limits
 
-from segbench.configs import config_dir
 from segbench.customer_data import CustomerData
 from segbench.errors import SegbenchError
 from segbench.features import FeatureMatrix, build_pipeline
@@ -54,10 +53,8 @@ log = logging.getLogger(__name__)
 
 
 def analysis_settings(cfg: DictConfig) -> DictConfig:
-    """``conf/analysis/default.yaml`` merged with ``cfg.analysis`` (when present)."""
-    defaults = OmegaConf.load(config_dir() / "analysis" / "default.yaml")
-    given = cfg.get("analysis")
-    return OmegaConf.merge(defaults, given) if given is not None else defaults
+    """The ``analysis`` node of the config (group ``analysis``, ``default`` in the defaults)."""
+    return cfg.analysis
 
 
 @dataclass

@@ -145,7 +145,7 @@ class FairKMeans(ClusterMixin, BaseEstimator):
                 "dataset's sensitive attributes (a dataset without any cannot use "
                 "algo=fair_kmeans). A step that refits a copy of the estimator must pass them "
                 "too (evaluation.stability does); one that fits on X alone cannot run this "
-                "algorithm: turn it off (e.g. +analysis.assign.enabled=false)"
+                "algorithm: turn it off (e.g. analysis.assign.enabled=false)"
             )
         if isinstance(sensitive_features, pd.DataFrame):
             columns = [str(c) for c in sensitive_features.columns]
