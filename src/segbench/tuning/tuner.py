@@ -28,7 +28,7 @@ from segbench.errors import ConfigError, DataError, SegbenchError
 from segbench.evaluation.suite import score
 from segbench.fairness.scoring import sensitive_frame
 from segbench.features import FeatureMatrix, FeaturePipeline
-from segbench.tracking.mlflow_run import RunTracker
+from segbench.tracking.mlflow_run import RunTracker, resolve_uri
 from segbench.tuning import reporting
 from segbench.tuning.features import TrialFeatures
 from segbench.tuning.objectives import (
@@ -298,7 +298,7 @@ def _tune(
     if sampler_name == "grid" and sampler.is_exhausted(study):  # type: ignore[attr-defined]
         n_run = 0
     before = counted_trials(study)
-    where = redact(str(storage_url)) if storage_url else "memory"
+    where = redact(resolve_uri(str(storage_url))) if storage_url else "memory"
     log.info(
         "study '%s' (%s): %d trial(s) present, running %d; objectives %s; space %s",
         name,
