@@ -26,8 +26,10 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python -m segbench algo=gmm features=rfm+text
 
+# two test workers on two cores: one OpenMP/BLAS thread each (oversubscribed OpenMP made
+# k-means 40x slower here)
 test: install
-	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -27,7 +27,7 @@ def toy_data(n: int = 300, seed: int = 0) -> CustomerData:
         },
         index=ids,
     )
-    lines = rng.integers(1, 5, n)
+    lines = rng.integers(1, 4, n) + 3 * group  # group g buys 1-3 + 3g times
     owner = np.repeat(np.arange(n), lines)
     start = pd.Timestamp("2024-01-01")
     transactions = pd.DataFrame(

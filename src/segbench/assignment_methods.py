@@ -62,7 +62,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.metrics import adjusted_rand_score
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from segbench.algorithms import K_PARAMS, fit_labels, fit_segmentation
+from segbench.algorithms import K_PARAMS, fit_labels, fit_segmentation, sensitive_fit_params
 from segbench.errors import ConfigError, DataError
 from segbench.temporal.matching import match_by_overlap, relabel
 
@@ -206,14 +206,7 @@ def refit(template: Any, X: np.ndarray, sensitive: Any = None) -> tuple[Any, np.
         seg = fit_segmentation(template, X, sensitive)
         return seg.estimator, seg.labels
     estimator = clone(template)
-    fit_params = {}
-    if getattr(estimator, "requires_sensitive", False):
-        if sensitive is None:
-            raise ConfigError(
-                f"{type(estimator).__name__} needs the customers' sensitive attributes to be "
-                "refitted, and this refit has none"
-            )
-        fit_params["sensitive_features"] = sensitive
+    fit_params = sensitive_fit_params(estimator, sensitive)
     params = estimator.get_params(deep=False)
     for key in K_PARAMS:
         if params.get(key) is not None and int(params[key]) > len(X):

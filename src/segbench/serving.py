@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from segbench.customer_data import TRANSACTION_COLUMNS, CustomerData, DatasetMeta
+from segbench.datasets.readers import as_text
 from segbench.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -76,21 +77,6 @@ _TX_TYPES = {
     "unit_price": "double",
     "channel": "any",
 }
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Values as text; numbers a CSV reader made of ids (``540001.0``) back to ``"540001"``."""
-    if pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
-        return values
-    return values.map(
-        lambda v: (
-            np.nan
-            if v is None or (isinstance(v, float) and np.isnan(v))
-            else str(int(v))
-            if isinstance(v, float) and v.is_integer()
-            else str(v)
-        )
-    ).astype("str")
 
 
 def _customer_columns(data: CustomerData) -> list[str]:
@@ -149,7 +135,7 @@ def from_rows(
     unknown = sorted(set(part) - set(PARTS))
     if unknown:
         raise DataError(f"model input: unknown part values {unknown}; expected {list(PARTS)}")
-    ids_all = _text(rows["customer_id"])
+    ids_all = as_text(rows["customer_id"])
     order = pd.Index(ids_all.unique(), name="customer_id")
 
     cust = rows.loc[part == "customers"].copy()
@@ -161,7 +147,7 @@ def from_rows(
         if kind == "numeric":
             customers[column] = pd.to_numeric(values, errors="coerce").astype(float)
         else:
-            customers[column] = _text(values)
+            customers[column] = as_text(values)
 
     transactions = None
     tx_rows = rows.loc[part == "transactions"]
@@ -174,15 +160,15 @@ def from_rows(
             )
         transactions = pd.DataFrame(
             {
-                "customer_id": _text(tx_rows["customer_id"]).to_numpy(),
-                "invoice_id": _text(tx_rows["invoice_id"]).to_numpy(),
+                "customer_id": as_text(tx_rows["customer_id"]).to_numpy(),
+                "invoice_id": as_text(tx_rows["invoice_id"]).to_numpy(),
                 "timestamp": pd.to_datetime(tx_rows["timestamp"]).to_numpy(),
-                "product_id": _text(tx_rows["product_id"]).to_numpy(),
-                "description": _text(tx_rows["description"]).to_numpy(),
+                "product_id": as_text(tx_rows["product_id"]).to_numpy(),
+                "description": as_text(tx_rows["description"]).to_numpy(),
                 "quantity": pd.to_numeric(tx_rows["quantity"]).to_numpy(dtype=float),
                 "unit_price": pd.to_numeric(tx_rows["unit_price"]).to_numpy(dtype=float),
                 "channel": (
-                    _text(tx_rows["channel"]).to_numpy()
+                    as_text(tx_rows["channel"]).to_numpy()
                     if "channel" in tx_rows.columns
                     else np.full(len(tx_rows), np.nan)
                 ),
@@ -198,8 +184,8 @@ def from_rows(
             raise DataError("model input: text rows lack the column 'text'")
         texts = pd.DataFrame(
             {
-                "customer_id": _text(text_rows["customer_id"]).to_numpy(),
-                "text": _text(text_rows["text"]).to_numpy(),
+                "customer_id": as_text(text_rows["customer_id"]).to_numpy(),
+                "text": as_text(text_rows["text"]).to_numpy(),
             }
         )
 
@@ -326,11 +312,17 @@ def model_signature(data: CustomerData, feature_columns: list[str]) -> Any:
     return ModelSignature(inputs=Schema(columns), outputs=outputs, params=params)
 
 
-def model_requirements(estimator: Any, pipeline: Any) -> list[str]:
-    """Pinned pip requirements of the model: segbench's runtime imports for its parts."""
+def model_requirements(estimator: Any, pipeline: Any = None) -> list[str]:
+    """Pinned pip requirements of a logged model: the libraries its parts import.
+
+    With ``pipeline=None`` (a bare estimator), scikit-learn, numpy, pandas and the
+    estimator's own library.
+    """
     from importlib.metadata import PackageNotFoundError, version
 
-    names = {"scikit-learn", "numpy", "pandas", "scipy", "hydra-core", "omegaconf", "mlflow"}
+    names = {"scikit-learn", "numpy", "pandas"}
+    if pipeline is not None:
+        names |= {"scipy", "hydra-core", "omegaconf", "mlflow"}
     if type(estimator).__module__.split(".")[0] == "hdbscan":
         names.add("hdbscan")
     for block in getattr(pipeline, "blocks", {}).values():

@@ -91,15 +91,22 @@ def fit_segmentation(
     ``fit(X, sensitive_features=sensitive)``; every other estimator sees X alone.
     """
     estimator = build_estimator(algo_cfg, len(X))
-    fit_params = {}
-    if getattr(estimator, "requires_sensitive", False):
-        if sensitive is None:
-            raise ConfigError(
-                f"algorithm '{algo_cfg.get('name', type(estimator).__name__)}' needs the "
-                "customers' sensitive attributes, but none were given (the dataset has no "
-                "sensitive part, or the caller did not pass sensitive=)"
-            )
-        fit_params["sensitive_features"] = sensitive
+    fit_params = sensitive_fit_params(estimator, sensitive, algo_cfg.get("name"))
     tic = time.perf_counter()
     labels = fit_labels(estimator, X, **fit_params)
     return Segmentation(estimator, labels, time.perf_counter() - tic)
+
+
+def sensitive_fit_params(estimator: Any, sensitive: Any, name: str | None = None) -> dict:
+    """``{"sensitive_features": sensitive}`` for estimators that declare
+    ``requires_sensitive = True``, ``{}`` for every other; an error when one needs them and
+    ``sensitive`` is None (the dataset has no sensitive part, or the caller passed none)."""
+    if not getattr(estimator, "requires_sensitive", False):
+        return {}
+    if sensitive is None:
+        raise ConfigError(
+            f"algorithm '{name or type(estimator).__name__}' needs the customers' sensitive "
+            "attributes, but none were given (the dataset has no sensitive part, or the "
+            "caller did not pass sensitive=)"
+        )
+    return {"sensitive_features": sensitive}

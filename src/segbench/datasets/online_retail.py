@@ -97,6 +97,7 @@ from segbench.customer_data import CustomerData, DatasetMeta
 from segbench.datasets.cache import CachedAdapter, content_fingerprint
 from segbench.datasets.readers import (
     CleaningLog,
+    as_text,
     excel_sheets,
     file_format,
     read_table,
@@ -238,15 +239,15 @@ class OnlineRetailDataset(CachedAdapter):
     def _normalise(self, raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         """Typed columns: ids as stripped strings (no ``.0``), datetime, numbers."""
         df = pd.DataFrame(index=raw.index)
-        df["InvoiceNo"] = _as_text(raw["InvoiceNo"]).str.strip()
-        df["StockCode"] = _as_text(raw["StockCode"]).str.strip()
-        df["Description"] = _as_text(raw["Description"])
+        df["InvoiceNo"] = as_text(raw["InvoiceNo"]).str.strip()
+        df["StockCode"] = as_text(raw["StockCode"]).str.strip()
+        df["Description"] = as_text(raw["Description"])
         df["Quantity"] = _numeric(raw["Quantity"], "Quantity", path)
         df["InvoiceDate"] = _timestamps(raw["InvoiceDate"], path)
         df["UnitPrice"] = _numeric(raw["UnitPrice"], "UnitPrice", path)
-        customer = _as_text(raw["CustomerID"]).str.strip().str.replace(r"\.0+$", "", regex=True)
+        customer = as_text(raw["CustomerID"]).str.strip().str.replace(r"\.0+$", "", regex=True)
         df["CustomerID"] = customer.where(customer != "", np.nan)
-        df["Country"] = _as_text(raw["Country"]).str.strip()
+        df["Country"] = as_text(raw["Country"]).str.strip()
         return df
 
     def build(self) -> CustomerData:
@@ -509,21 +510,6 @@ def purchase_texts(transactions: pd.DataFrame, max_descriptions: int = 60) -> pd
     return pd.DataFrame({"customer_id": text.index.astype("str"), "text": text.to_numpy()}).astype(
         "str"
     )
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    """Values as the string dtype (Excel gives numbers for numeric-looking codes)."""
-    if pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
-        return values
-    return values.map(
-        lambda v: (
-            np.nan
-            if v is None or (isinstance(v, float) and np.isnan(v))
-            else str(int(v))
-            if isinstance(v, float) and v.is_integer()
-            else str(v)
-        )
-    ).astype("str")
 
 
 def _numeric(values: pd.Series, column: str, path: Path) -> pd.Series:

@@ -324,12 +324,18 @@ def _read_excel(
     if dtype:
         for column, kind in dtype.items():
             if column in frame.columns and kind is str:
-                frame[column] = _excel_text(frame[column])
+                frame[column] = as_text(frame[column])
     return frame
 
 
-def _excel_text(values: pd.Series) -> pd.Series:
-    """Excel cells as text: whole-number floats lose their ``.0`` (ids read as numbers)."""
+def as_text(values: pd.Series) -> pd.Series:
+    """Values as the string dtype; whole-number floats lose their ``.0``.
+
+    Excel and CSV readers turn numeric-looking ids into floats (``540001.0``); this gives
+    ``"540001"`` back. Missing values stay missing.
+    """
+    if pd.api.types.is_string_dtype(values) and not pd.api.types.is_object_dtype(values):
+        return values
 
     def one(value: Any) -> Any:
         if value is None or (isinstance(value, float) and np.isnan(value)):

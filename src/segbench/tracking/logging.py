@@ -157,7 +157,9 @@ def log_model(
             signature = infer_signature(sample, estimator.predict(sample.to_numpy()))
         except Exception as err:  # an estimator whose predict needs more than X
             log.warning("no model signature: %s", err)
-    # explicit requirements: MLflow's inference imports the whole environment (~5 s)
+    from segbench.serving import model_requirements
+
+    # explicit requirements: MLflow's inference imports the whole environment (~5 s);
     # cloudpickle, not skops (MLflow's default): importing skops costs ~5 s (it walks every
     # scikit-learn estimator, importing torch) and it rejects non-scikit-learn types (hdbscan)
     return mlflow.sklearn.log_model(
@@ -167,19 +169,3 @@ def log_model(
         pip_requirements=model_requirements(estimator),
         serialization_format="cloudpickle",
     )
-
-
-def model_requirements(estimator: Any) -> list[str]:
-    """Pinned pip requirements of a logged estimator (its library and scikit-learn)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    names = {"scikit-learn", "numpy", "pandas"}
-    if type(estimator).__module__.split(".")[0] == "hdbscan":
-        names.add("hdbscan")
-    pins = []
-    for name in sorted(names):
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            pins.append(name)
-    return pins
