@@ -156,6 +156,7 @@ def test_marketing_campaign_response_lift_per_segment(tracking_uri):
     data_file(MARKETING)  # skips, naming SEGBENCH_DATA_DIR, when the shared data is absent
     result = run(
         [
+            "analysis.predictive.enabled=true",
             "dataset=marketing_campaign",
             "features=rfm+demographics",
             "algo.n_clusters=4",
