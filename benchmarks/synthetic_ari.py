@@ -31,14 +31,22 @@ def main() -> None:
     table = pd.DataFrame(index=expressions, columns=args.algos, dtype=float)
     with tempfile.TemporaryDirectory() as tmp:
         for expression, algo in itertools.product(expressions, args.algos):
-            result = run([
-                f"algo={algo}", f"features={expression}", f"dataset.n_customers={args.n}",
-                f"tracking.uri=sqlite:///{Path(tmp) / 'ari.db'}", "tracking.log_model=false",
-                "tracking.log_plots=false", "blocks.text.progress=false",
-                # only ARI is read: skip the per-run extras
-                "fairness=none", "evaluation.stability.enabled=false",
-                "analysis.assign.enabled=false", "analysis.personalisation.enabled=false",
-            ])
+            result = run(
+                [
+                    f"algo={algo}",
+                    f"features={expression}",
+                    f"dataset.n_customers={args.n}",
+                    f"tracking.uri=sqlite:///{Path(tmp) / 'ari.db'}",
+                    "tracking.log_model=false",
+                    "tracking.log_plots=false",
+                    "blocks.text.progress=false",
+                    # only ARI is read: skip the per-run extras
+                    "fairness=none",
+                    "evaluation.stability.enabled=false",
+                    "analysis.assign.enabled=false",
+                    "analysis.personalisation.enabled=false",
+                ]
+            )
             table.loc[expression, algo] = result.metrics["ari"]
     print(table.round(3).to_markdown())
 

@@ -68,13 +68,16 @@ def run_experiment(
     parse_expression(cfg.features, list(cfg.blocks))  # unknown block: fail before a run exists
     algo_name = cfg.algo.get("name", "algo")
     tags = run_tags(cfg, overrides or [], version=__version__, key_source=key_source())
-    with tracked_run(
-        cfg.tracking.uri,
-        cfg.tracking.experiment,
-        run_name=cfg.tracking.run_name or f"{algo_name} · {cfg.features} · {cfg.dataset.name}",
-        tags=tags,
-        parent_run_id=parent_run_id or cfg.tracking.get("parent_run_id"),
-    ) as run, threadpool_limits(limits=cfg.get("blas_threads"), user_api="blas"):
+    with (
+        tracked_run(
+            cfg.tracking.uri,
+            cfg.tracking.experiment,
+            run_name=cfg.tracking.run_name or f"{algo_name} · {cfg.features} · {cfg.dataset.name}",
+            tags=tags,
+            parent_run_id=parent_run_id or cfg.tracking.get("parent_run_id"),
+        ) as run,
+        threadpool_limits(limits=cfg.get("blas_threads"), user_api="blas"),
+    ):
         run.params(flatten(OmegaConf.to_container(cfg, resolve=True)))
         run.text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
 

@@ -1,4 +1,4 @@
-"""Dataset adapters: each turns its raw source into one :class:`~segbench.customer_data.CustomerData`."""
+"""Dataset adapters: each turns its raw source into one canonical ``CustomerData``."""
 
 from segbench.datasets.base import DatasetAdapter, load_dataset
 

@@ -38,7 +38,9 @@ def load_dataset(cfg: DictConfig | dict[str, Any]) -> CustomerData:
     params.pop("name", None)
     params.pop("description", None)
     if "_target_" not in params:
-        raise ConfigError(f"dataset config needs a '_target_' adapter class; found keys {list(params)}")
+        raise ConfigError(
+            f"dataset config needs a '_target_' adapter class; found keys {list(params)}"
+        )
     adapter = instantiate(params, _convert_="all")
     if not isinstance(adapter, DatasetAdapter):
         raise ConfigError(f"dataset _target_ {params['_target_']} is not a DatasetAdapter")

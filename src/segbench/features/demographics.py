@@ -46,9 +46,7 @@ class DemographicsBlock(FeatureBlock):
 
     def _usable(self, data: CustomerData) -> list[str]:
         sensitive = set(data.sensitive.columns) if data.sensitive is not None else set()
-        return [
-            c for c in data.demographic_columns if self.include_sensitive or c not in sensitive
-        ]
+        return [c for c in data.demographic_columns if self.include_sensitive or c not in sensitive]
 
     def _columns(self, data: CustomerData) -> list[str]:
         columns = self._usable(data)
