@@ -3,10 +3,14 @@
 The same job three ways, on the same in-memory data, in one process:
 
 1. **plain**: a pandas groupby for recency/frequency/monetary, log1p, StandardScaler,
-   KMeans, silhouette (sampled at 10k), Davies–Bouldin, Calinski–Harabasz;
+   KMeans (the config's ``n_init``), silhouette (sampled at 10k), Davies–Bouldin,
+   Calinski–Harabasz;
 2. **segbench stages**: ``FeaturePipeline`` → ``fit_segmentation`` → ``score`` (no MLflow);
 3. **segbench run**: the whole ``run_experiment`` including MLflow logging (params, metrics,
-   profiles, plots, assignments, model) to a fresh SQLite store.
+   profiles, plots, assignments, model) and the default per-run extras (stability,
+   assignment agreement, personalisation) to a SQLite store.
+
+Fairness is off (``fairness=none``) so the stages do the same job as the plain script.
 
 Usage: ``python benchmarks/bench_pipeline.py [--sizes 10000 100000] [--real]``
 (``--real`` adds Online Retail from ``$SEGBENCH_DATA_DIR``). Prints a table with the ratios.
@@ -34,7 +38,7 @@ from segbench.experiment import run_experiment
 from segbench.features import build_pipeline
 
 
-def plain(tx: pd.DataFrame, when: pd.Timestamp, k: int, seed: int) -> float:
+def plain(tx: pd.DataFrame, when: pd.Timestamp, k: int, n_init: int, seed: int) -> float:
     tic = time.perf_counter()
     tx = tx.assign(amount=tx["quantity"] * tx["unit_price"])
     inv = tx.groupby(["customer_id", "invoice_id"], observed=True).agg(
@@ -47,7 +51,7 @@ def plain(tx: pd.DataFrame, when: pd.Timestamp, k: int, seed: int) -> float:
     X = StandardScaler().fit_transform(
         np.log1p(rfm[["recency", "frequency", "monetary"]].clip(lower=0))
     )
-    labels = KMeans(k, n_init=4, random_state=seed).fit_predict(X)
+    labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(X)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(X), min(10_000, len(X)), replace=False)
     silhouette_score(X[idx], labels[idx])
@@ -82,7 +86,8 @@ def main() -> None:
                 days=1
             )
             with threadpool_limits(1, user_api="blas"):
-                t_plain = min(plain(data.transactions, when, 6, cfg.seed) for _ in range(2))
+                n_init = cfg.algo.n_init
+                t_plain = min(plain(data.transactions, when, 6, n_init, cfg.seed) for _ in range(2))
                 t_stage = []
                 for _ in range(2):
                     tic = time.perf_counter()

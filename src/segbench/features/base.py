@@ -55,5 +55,16 @@ class FeatureBlock(ABC):
         """Human-readable source columns for segment profiles (default: none)."""
         return pd.DataFrame(index=data.customer_ids)
 
+    def features_and_profile(
+        self, data: CustomerData, fit: bool
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Features (fitting first when ``fit``) and profile columns of ``data``.
+
+        Blocks whose features and profile share an expensive intermediate (the RFM table)
+        override this to compute it once.
+        """
+        features = self.fit_transform(data) if fit else self.transform(data)
+        return features, self.profile(data)
+
     def get_params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}

@@ -142,7 +142,8 @@ class FeaturePipeline:
     def fit_transform(self, data: CustomerData) -> FeatureMatrix:
         self._validate()
         check_feedable(self.blocks, data)
-        frames = {name: block.fit_transform(data) for name, block in self.blocks.items()}
+        both = {name: b.features_and_profile(data, fit=True) for name, b in self.blocks.items()}
+        frames = {name: features for name, (features, _) in both.items()}
         self.scalers_: dict[str, object] = {}
         self.factors_: dict[str, float] = {}
         for name, frame in frames.items():
@@ -157,7 +158,7 @@ class FeaturePipeline:
                 weight / np.sqrt(total) if self.block_weighting and total > 0 else weight
             )
         self.pca_ = None
-        matrix = self._compose(frames, data)
+        matrix = self._compose(frames, [profile for _, profile in both.values()], data)
         if self.reduce == "pca":
             n = self.n_components if self.n_components is not None else 0.9
             self.pca_ = PCA(n_components=n, random_state=self.seed).fit(matrix.X)
@@ -166,11 +167,14 @@ class FeaturePipeline:
 
     def transform(self, data: CustomerData) -> FeatureMatrix:
         check_feedable(self.blocks, data)
-        frames = {name: block.transform(data) for name, block in self.blocks.items()}
-        matrix = self._compose(frames, data)
+        both = {name: b.features_and_profile(data, fit=False) for name, b in self.blocks.items()}
+        frames = {name: features for name, (features, _) in both.items()}
+        matrix = self._compose(frames, [profile for _, profile in both.values()], data)
         return self._reduce(matrix) if self.pca_ is not None else matrix
 
-    def _compose(self, frames: dict[str, pd.DataFrame], data: CustomerData) -> FeatureMatrix:
+    def _compose(
+        self, frames: dict[str, pd.DataFrame], profiles: list[pd.DataFrame], data: CustomerData
+    ) -> FeatureMatrix:
         parts, columns, owners = [], [], {}
         for name, frame in frames.items():
             values = frame.to_numpy(dtype=np.float64)
@@ -184,7 +188,7 @@ class FeaturePipeline:
         if not np.isfinite(X).all():
             bad = [c for c, ok in zip(columns, np.isfinite(X).all(axis=0), strict=True) if not ok]
             raise DataError(f"dataset '{data.name}': non-finite feature values in {bad[:5]}")
-        profile = pd.concat([block.profile(data) for block in self.blocks.values()], axis=1)
+        profile = pd.concat(profiles, axis=1)
         profile = profile.loc[:, ~profile.columns.duplicated()]
         return FeatureMatrix(X, data.customer_ids, columns, owners, profile)
 

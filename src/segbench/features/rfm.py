@@ -27,11 +27,13 @@ RFM_COLUMNS = ("recency", "frequency", "monetary")
 EXTENDED_COLUMNS = ("tenure", "mean_basket", "mean_interpurchase_days", "distinct_products")
 
 
-def rfm_table(transactions: pd.DataFrame, analysis_date: pd.Timestamp) -> pd.DataFrame:
-    """Per-customer recency, frequency, monetary and extended behaviour from transactions.
+def rfm_table(
+    transactions: pd.DataFrame, analysis_date: pd.Timestamp, extended: bool = True
+) -> pd.DataFrame:
+    """Per-customer recency, frequency, monetary (and, with ``extended``, tenure, mean basket,
+    mean days between purchases, distinct products) from transactions.
 
-    One ``groupby`` pass over the transactions; invoice-level aggregation first so frequency
-    and basket values count invoices, not lines.
+    Invoice-level aggregation first, so frequency and basket values count invoices, not lines.
     """
     tx = transactions[["customer_id", "invoice_id", "timestamp", "product_id"]].copy()
     tx["amount"] = transactions["quantity"].to_numpy() * transactions["unit_price"].to_numpy()
@@ -49,6 +51,10 @@ def rfm_table(transactions: pd.DataFrame, analysis_date: pd.Timestamp) -> pd.Dat
     out["recency"] = (analysis_date - per["last"]) / day
     out["frequency"] = per["frequency"].astype(float)
     out["monetary"] = per["monetary"].astype(float)
+    if not extended:
+        out.index = out.index.astype(str)
+        out.index.name = "customer_id"
+        return out
     out["tenure"] = (analysis_date - per["first"]) / day
     out["mean_basket"] = out["monetary"] / out["frequency"]
     span = (per["last"] - per["first"]) / day
@@ -99,7 +105,7 @@ class RFMBlock(FeatureBlock):
                 when = data.meta.analysis_date
             else:
                 when = data.transactions["timestamp"].max() + pd.Timedelta(days=1)
-            table = rfm_table(data.transactions, pd.Timestamp(when))
+            table = rfm_table(data.transactions, pd.Timestamp(when), extended=self.extended)
         else:
             table = data.customers[list(RFM_COLUMNS)].astype(float)
         columns = list(RFM_COLUMNS) + (list(EXTENDED_COLUMNS) if self.extended else [])
@@ -109,11 +115,17 @@ class RFMBlock(FeatureBlock):
         fill["recency"] = float(table["recency"].max()) if table["recency"].notna().any() else 0.0
         return table.fillna(fill)
 
+    def _features(self, table: pd.DataFrame) -> pd.DataFrame:
+        return np.log1p(table.clip(lower=0)) if self.log_transform else table
+
     def transform(self, data: CustomerData) -> pd.DataFrame:
-        table = self._table(data)
-        if self.log_transform:
-            table = np.log1p(table.clip(lower=0))
-        return table
+        return self._features(self._table(data))
 
     def profile(self, data: CustomerData) -> pd.DataFrame:
         return self._table(data)
+
+    def features_and_profile(
+        self, data: CustomerData, fit: bool
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        table = self._table(data)  # one pass over the transactions for both
+        return self._features(table), table
