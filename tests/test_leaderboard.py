@@ -181,8 +181,9 @@ def test_missing_metrics_stay_missing(board):
     md = render_markdown(board)
     row = next(line for line in md.splitlines() if re.match(r"\|\s+3 \| c ", line))
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[3:6] == ["—", "—", "—"]  # silhouette, davies_bouldin, calinski_harabasz
-    assert cells[6] == "0.500 ± 0.000 (#2)"  # gender balance: same both seeds, zero-width CI
+    assert cells[3:5] == ["1", "—"]  # context: segments (n_segments), noise (not logged here)
+    assert cells[5:8] == ["—", "—", "—"]  # silhouette, davies_bouldin, calinski_harabasz
+    assert cells[8] == "0.500 ± 0.000 (#2)"  # gender balance: same both seeds, zero-width CI
 
 
 def test_best_configuration_is_selected_and_named(board):

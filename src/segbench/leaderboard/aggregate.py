@@ -18,6 +18,9 @@ For each (dataset, feature expression) one table, one row per algorithm:
    comparisons of classifiers over multiple data sets"). A row without the metric (e.g. no
    silhouette because fewer than two segments were found) ranks below every row that has
    it; its value stays missing, never zero. A metric no row has is left out of the table.
+   Beside them, unranked context: ``segments`` and ``noise`` (means of ``n_segments`` and
+   ``noise_fraction``), since a density method's internal indices cover only its non-noise
+   points and a many-segment or one-segment answer reads differently.
 4. ``mean_rank`` averages the ranks of the quality headline metrics present (silhouette,
    davies_bouldin, calinski_harabasz, stability, ari) and *one* fairness term, the mean of the
    ``fairness.<attr>.balance`` ranks, so fairness weighs as one metric however many sensitive
@@ -45,6 +48,9 @@ from segbench.leaderboard.store import IGNORED_PARAM_SUFFIXES, IGNORED_PARAMS
 QUALITY = ("silhouette", "davies_bouldin", "calinski_harabasz", "stability", "ari")
 #: Cost metrics shown and ranked, never part of the mean rank.
 COST = ("fit_seconds",)
+#: Context shown beside the ranks, never ranked: how many segments, how much noise (a density
+#: method's silhouette covers only its non-noise points).
+CONTEXT = {"n_segments": "segments", "noise_fraction": "noise"}
 FAIRNESS_BALANCE = re.compile(r"^fairness\.(?P<attr>.+)\.balance$")
 FINISHED = "FINISHED"
 
@@ -158,6 +164,8 @@ class Leaderboard:
                         "features": features,
                         "algorithm": row["algorithm"],
                         "mean_rank": row["mean_rank"],
+                        "segments": row["segments"],
+                        "noise": row["noise"],
                     }
                 )
         return pd.DataFrame(rows)
@@ -210,6 +218,9 @@ def _table(
         for m in metrics:
             mean, half, n = configs[chosen][m]
             row[m], row[f"{m}.ci95"], row[f"{m}.n"] = mean, half, n
+        for metric, column in CONTEXT.items():
+            values = vruns.get(f"metrics.{metric}", pd.Series(dtype=float))
+            row[column] = float(values.mean()) if values.notna().any() else np.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     present = [m for m in metrics if table[m].notna().any()]
@@ -295,6 +306,7 @@ def overall_ranks(tables: dict[tuple[str, str], pd.DataFrame]) -> pd.DataFrame:
 
 
 __all__ = [
+    "CONTEXT",
     "COST",
     "QUALITY",
     "Leaderboard",

@@ -28,6 +28,27 @@ def number(value: float | None, like: float | None = None) -> str:
     return f"{value:.{_decimals(value if like is None else like)}f}"
 
 
+def segments(value: float) -> str:
+    """Mean number of segments: an integer when every seed agreed."""
+    if pd.isna(value):
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def percent(value: float) -> str:
+    """A share as a percentage (``—`` when missing)."""
+    if pd.isna(value):
+        return "—"
+    return "<1%" if 0 < value < 0.01 else f"{100 * value:.0f}%"
+
+
+def _context(row: pd.Series) -> str:
+    text = f"{segments(row['segments'])} segments"
+    if not pd.isna(row["noise"]) and row["noise"] > 0:
+        text += f", {percent(row['noise'])} noise"
+    return text
+
+
 def cell(row: pd.Series, metric: str) -> str:
     """``mean ± ci (#rank)`` for one metric of one table row."""
     mean = row[metric]
@@ -55,6 +76,8 @@ def display_table(board: Leaderboard, table: pd.DataFrame) -> pd.DataFrame:
             "seeds": table["seeds"].astype(int),
         }
     )
+    out["segments"] = [segments(v) for v in table["segments"]]
+    out["noise"] = [percent(v) for v in table["noise"]]
     if (table["config"] != "").any():
         out["best config"] = table["config"]
     for m in metrics:
@@ -86,9 +109,9 @@ def headline(board: Leaderboard) -> list[str]:
     for dataset in sorted({d for d, _ in board.tables}):
         parts = []
         for _, w in winners[winners["dataset"] == dataset].groupby("features", sort=True):
-            algos = " = ".join(w["algorithm"])
+            algos = " = ".join(f"**{r['algorithm']}** ({_context(r)})" for _, r in w.iterrows())
             rank = number(w["mean_rank"].iloc[0])
-            parts.append(f"**{algos}** on `{w['features'].iloc[0]}` (mean rank {rank})")
+            parts.append(f"{algos} on `{w['features'].iloc[0]}`, mean rank {rank}")
         line = f"- **{dataset}**: " + "; ".join(parts)
         ari = [
             (t.loc[t["ari"].idxmax(), "algorithm"], f, t["ari"].max())
@@ -182,8 +205,9 @@ def provenance(board: Leaderboard) -> list[str]:
     """Where the numbers come from: code versions, datasets, when and how long the runs took."""
     runs = board.runs
     lines = [
-        f"- segbench version(s) {_distinct(runs, 'tags.segbench.version')}, "
-        f"git commit(s) {_distinct(runs, 'tags.segbench.git_commit')}",
+        f"- segbench version(s) {_distinct(runs, 'tags.segbench.version')}; git commit(s) "
+        f"tagged on the runs (the checkout's HEAD when each run started) "
+        f"{_distinct(runs, 'tags.segbench.git_commit')}",
     ]
     if len(runs):
         start, end = runs["start_time"].min(), runs["end_time"].max()
@@ -214,6 +238,7 @@ __all__ = [
     "headline",
     "how_to_read",
     "number",
+    "percent",
     "provenance",
     "render_markdown",
 ]
