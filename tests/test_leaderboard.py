@@ -5,6 +5,7 @@ Store (experiment "hand"): a sweep parent with job runs of study "hand" on two d
 d1 · rfm, seeds 1 and 2:
     a: silhouette .5/.7  davies_bouldin 1.0/1.2  calinski_harabasz 100/120  balance .9/.9
     b: silhouette .4/.4  davies_bouldin 0.5/0.7  calinski_harabasz 200/200  balance .2/.2
+       (a switched-off section's setting differs between its seeds: still one configuration)
     c: no internal metrics (one segment found)                           balance .5/.5
     d: FAILED with a segbench.error tag
     second attribute, region balance: a .1, b .8, c .8
@@ -34,6 +35,7 @@ from segbench.leaderboard.__main__ import main
 from segbench.leaderboard.aggregate import interval95
 from segbench.leaderboard.charts import pareto_front
 from segbench.leaderboard.markdown import render_markdown
+from segbench.leaderboard.store import defining_params
 
 T0 = 1_700_000_000_000
 
@@ -90,7 +92,9 @@ def store(tmp_path_factory):
     for seed, db in {1: 0.5, 2: 0.7}.items():
         m = {"silhouette": 0.4, "davies_bouldin": db, "calinski_harabasz": 200.0}
         fair = {"fairness.gender.balance": 0.2, "fairness.region.balance": 0.8}
-        job(f"b{seed}", params("d1", "b", seed), m | fair)
+        # a switched-off section whose settings changed between seeds: still one configuration
+        off = {"proxy.enabled": "False", "proxy.cv": 5 if seed == 1 else 3}
+        job(f"b{seed}", params("d1", "b", seed, **off), m | fair)
     for seed in (1, 2):
         fair = {"fairness.gender.balance": 0.5, "fairness.region.balance": 0.8}
         job(f"c{seed}", params("d1", "c", seed), {"n_segments": 1.0} | fair)
@@ -159,6 +163,23 @@ def test_hand_checked_ranks_and_mean_ranks(board):
         "fairness.gender.balance",
         "fairness.region.balance",
     ]
+
+
+def test_settings_of_switched_off_sections_do_not_split_configurations(board):
+    b = board.tables[("d1", "rfm")].set_index("algorithm").loc["b"]
+    assert b["seeds"] == 2 and b["configs"] == 1 and b["config"] == ""
+    kept = defining_params(
+        {
+            "proxy.enabled": "False",
+            "proxy.cv": "5",
+            "algo.k": "3",
+            "tracking.uri": "x",
+            "best.k": "4",
+        }
+    )
+    assert kept == {"proxy.enabled": "False", "algo.k": "3"}
+    on = defining_params({"proxy.enabled": "True", "proxy.cv": "5"})
+    assert on == {"proxy.enabled": "True", "proxy.cv": "5"}
 
 
 def test_intervals_over_seeds(board, store):

@@ -3,8 +3,8 @@
 For each (dataset, feature expression) one table, one row per algorithm:
 
 1. Runs of one algorithm that differ only in the seed form a *configuration* (params equal
-   apart from ``seed``, ``tracking.*``, the tuned values ``best.*``, display-only flags, and
-   params that equal the seed in every run, such as ``random_state: ${seed}``). Its value for
+   apart from ``seed``, those :func:`~segbench.leaderboard.store.defining_params` leaves out,
+   and params that equal the seed in every run, such as ``random_state: ${seed}``). Its value for
    a metric is the mean over seeds, with a 95% Student-t interval
    ``mean ± t(0.975, n−1) · s / √n`` (``s`` the sample standard deviation, ``n`` the seeds
    that have the metric); with one seed there is no interval. A metric missing for some
@@ -42,7 +42,7 @@ from scipy import stats
 
 from segbench.errors import ConfigError
 from segbench.evaluation.metrics import DIRECTIONS
-from segbench.leaderboard.store import IGNORED_PARAM_SUFFIXES, IGNORED_PARAMS
+from segbench.leaderboard.store import defining_params
 
 #: Quality metrics shown and ranked, in this order, when present.
 QUALITY = ("silhouette", "davies_bouldin", "calinski_harabasz", "stability", "ari")
@@ -88,14 +88,13 @@ def interval95(values: pd.Series) -> tuple[float, float, int]:
 
 
 def _params(row: pd.Series) -> dict[str, str]:
-    out = {}
-    for col, value in row.items():
-        if not str(col).startswith("params.") or pd.isna(value):
-            continue
-        key = str(col)[len("params.") :]
-        if key == "seed" or key.startswith(IGNORED_PARAMS) or key.endswith(IGNORED_PARAM_SUFFIXES):
-            continue
-        out[key] = str(value)
+    params = {
+        str(col)[len("params.") :]: str(value)
+        for col, value in row.items()
+        if str(col).startswith("params.") and not pd.isna(value)
+    }
+    out = defining_params(params)
+    out.pop("seed", None)
     return out
 
 

@@ -8,9 +8,10 @@ left behind. One row per *job run*; left out are
 - tuning trials and any other nested run: a run whose ``mlflow.parentRunId`` is not a sweep
   parent, or that is tagged as a trial (``segbench.role=trial`` or any ``segbench.role``
   other than ``job``, or a ``segbench.trial_number`` tag; see :mod:`segbench.tuning.trial_runs`);
-- earlier runs of the same configuration: when several runs share every param apart from
-  ``tracking.*``, the results of tuning (``best.*``) and display-only flags, the latest (by
-  start time) is kept, so re-running a study, or part of it, replaces its earlier runs
+- earlier runs of the same configuration: when several runs share every param that defines
+  what they compute (:func:`defining_params`: not ``tracking.*``, not the results of tuning
+  ``best.*``, not display-only flags, not the settings of a switched-off section), the latest
+  (by start time) is kept, so re-running a study, or part of it, replaces its earlier runs
   instead of double-counting them.
 
 Columns of the frame: ``run_id, experiment_id, experiment, run_name, status, start_time,
@@ -106,13 +107,30 @@ def is_trial(run: Run, sweep_parents: set[str]) -> bool:
     return parent is not None and parent not in sweep_parents
 
 
-def identity(params: Mapping[str, str]) -> str:
-    """A hash of the params that define what a run computes (see the module docstring)."""
-    kept = sorted(
-        (k, v)
+def defining_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The params that define what a run computes.
+
+    Left out: ``tracking.*``, tuning results ``best.*``, display-only flags, and the settings
+    of a switched-off section (every ``X.*`` when ``X.enabled`` is false; the flag itself
+    stays): an option of a step that did not run cannot change a metric.
+    """
+    off = tuple(
+        k[: -len("enabled")]
         for k, v in params.items()
-        if not k.startswith(IGNORED_PARAMS) and not k.endswith(IGNORED_PARAM_SUFFIXES)
+        if k.endswith(".enabled") and str(v).lower() == "false"
     )
+    return {
+        k: str(v)
+        for k, v in params.items()
+        if not k.startswith(IGNORED_PARAMS)
+        and not k.endswith(IGNORED_PARAM_SUFFIXES)
+        and (not k.startswith(off) or k.endswith(".enabled"))
+    }
+
+
+def identity(params: Mapping[str, str]) -> str:
+    """A hash of :func:`defining_params` (see the module docstring)."""
+    kept = sorted(defining_params(params).items())
     return hashlib.sha1(repr(kept).encode()).hexdigest()[:16]
 
 
@@ -225,4 +243,4 @@ def read_runs_csv(path: str) -> pd.DataFrame:
     return runs_frame(frame.to_dict("records"))
 
 
-__all__ = ["identity", "is_trial", "load_runs", "read_runs_csv", "runs_frame"]
+__all__ = ["defining_params", "identity", "is_trial", "load_runs", "read_runs_csv", "runs_frame"]
