@@ -52,11 +52,6 @@ from segbench.features import FeatureMatrix, build_pipeline
 log = logging.getLogger(__name__)
 
 
-def analysis_settings(cfg: DictConfig) -> DictConfig:
-    """The ``analysis`` node of the config (group ``analysis``, ``default`` in the defaults)."""
-    return cfg.analysis
-
-
 @dataclass
 class AnalysisResult:
     """What the analyses return to the experiment: metrics, and additions to the segment card."""
@@ -364,7 +359,7 @@ def run_analyses(
     Returns their metrics (the caller logs them with the run's other metrics) and the segment
     names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
     """
-    settings = analysis_settings(cfg)
+    settings = cfg.analysis
     ctx = _Context(run, cfg, data, features, seg, pipeline, profiles)
     threads = settings.get("threads")
     with threadpool_limits(limits=None if threads is None else int(threads), user_api="openmp"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -57,7 +57,6 @@ class RunResult:
     data: CustomerData
     config: DictConfig
     wall_seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_experiment(
