@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from segbench.settings import DATA_DIR_ENV
+from segbench.data.paths import DATA_DIR_ENV
 
 RETAIL = "online_retail.csv.gz"
 MARKETING = "marketing_campaign.csv.gz"

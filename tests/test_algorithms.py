@@ -1,15 +1,15 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from segbench.algorithms import build_estimator, estimator_params, fit_labels
-from segbench.errors import DataError
+from segbench.algorithms import build_estimator, fit_labels
+from segbench.configs import CONFIG_DIR
+from segbench.errors import ConfigError, DataError
+from segbench.settings import AlgoSettings
 
-ALGO_DIR = Path(__file__).resolve().parents[1] / "conf" / "algo"
+ALGO_DIR = CONFIG_DIR / "algo"
 ALGOS = sorted(p.stem for p in ALGO_DIR.glob("*.yaml"))
 
 
@@ -42,7 +42,7 @@ def test_each_algorithm_config_fits_well_separated_blobs(name):
         labels = fit_labels(estimator, X)
     assert labels.dtype == np.int64 and len(labels) == 600
     assert adjusted_rand_score(truth, labels) > 0.9
-    assert "search_space" in cfg and "name" not in estimator_params(cfg)
+    assert "search_space" in cfg and "name" not in AlgoSettings.model_validate(cfg).params
 
 
 def test_k_larger_than_the_data_is_refused_with_the_numbers():
@@ -62,3 +62,12 @@ def test_quadratic_algorithm_is_refused_above_its_limit_with_advice():
 def test_empty_data_is_refused():
     with pytest.raises(DataError, match="empty"):
         build_estimator(load("kmeans"), 0)
+
+
+def test_the_estimators_own_parameter_checks_run_when_it_is_built():
+    with pytest.raises(ConfigError, match=r"'n_clusters' parameter of KMeans must be an int"):
+        build_estimator(load("kmeans") | {"n_clusters": "abc"})
+    with pytest.raises(ConfigError, match=r"'eps' parameter of DBSCAN must be a float"):
+        build_estimator(load("dbscan") | {"eps": -1.0})
+    with pytest.raises(ConfigError, match="unexpected keyword argument 'n_clusterz'"):
+        build_estimator(load("kmeans") | {"n_clusterz": 3})

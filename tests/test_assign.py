@@ -8,7 +8,8 @@ from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
 from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
-from segbench.assignment_methods import (
+from segbench.errors import ConfigError
+from segbench.serving.assignment import (
     ApproximatePredict,
     NativePredict,
     NearestCorePoint,
@@ -16,7 +17,6 @@ from segbench.assignment_methods import (
     assigner_for,
     holdout_agreement,
 )
-from segbench.errors import ConfigError
 
 BLOBS, BLOB_LABELS = make_blobs(
     600, centers=[[0, 0], [6, 0], [0, 6]], cluster_std=0.7, random_state=3
@@ -105,7 +105,7 @@ def test_unknown_or_impossible_methods_are_refused():
     ],
 )
 def test_holdout_agreement_is_high_on_separated_blobs(template):
-    from segbench.assignment_methods import refit
+    from segbench.serving.assignment import refit
 
     _, labels = refit(template, BLOBS)
     metrics, method = holdout_agreement(template, BLOBS, labels, holdout=0.25, seed=1)

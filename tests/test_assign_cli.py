@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from segbench.api import run
 from segbench.assign import main
 from segbench.datasets import load_dataset
-from segbench.serving import SegmentationModel, from_rows, to_rows
+from segbench.serving.model import SegmentationModel, from_rows, to_rows
 
 PRODUCTS = [(f"{20000 + i}", f"PRODUCT {i}", 1.0 + (i % 7)) for i in range(30)]
 

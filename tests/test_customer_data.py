@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from segbench.customer_data import CustomerData, DatasetMeta, fingerprint_frames
+from segbench.data.model import CustomerData, DatasetMeta, fingerprint_frames
+from segbench.data.pseudonyms import pseudonymise, pseudonymise_ids
 from segbench.errors import DataError
-from segbench.privacy import pseudonymise, pseudonymise_ids
 from toydata import toy_data
 
 

@@ -19,10 +19,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from datapaths import MALL, MARKETING, RETAIL, REVIEWS, data_file
-from segbench.customer_data import CustomerData
+from segbench.configs import CONFIG_DIR
+from segbench.data.model import CustomerData
 from segbench.datasets import load_dataset
 from segbench.datasets import online_retail as retail_module
-from segbench.datasets.cache import content_fingerprint
 from segbench.datasets.clothing_reviews import ClothingReviewsDataset
 from segbench.datasets.mall_customers import MallCustomersDataset
 from segbench.datasets.marketing_campaign import MarketingCampaignDataset
@@ -42,7 +42,7 @@ def check_invariants(data: CustomerData) -> None:
     data.validate()
     assert data.customers.index.is_unique
     assert data.customers.index.name == "customer_id"
-    assert data.meta.fingerprint == content_fingerprint(data)
+    assert data.meta.fingerprint == data.content_fingerprint()
     assert data.meta.source and data.meta.licence
     assert data.meta.cleaning, "every adapter reports its cleaning"
     if data.sensitive is not None:
@@ -195,7 +195,7 @@ def test_online_retail_through_load_dataset_and_config(
 ) -> None:
     monkeypatch.setenv("SEGBENCH_DATA_DIR", str(data_file(RETAIL).parent))
     monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(retail["cache"]))
-    cfg = OmegaConf.load(ROOT / "conf" / "dataset" / "online_retail.yaml")
+    cfg = OmegaConf.load(CONFIG_DIR / "dataset" / "online_retail.yaml")
     assert cfg.name == "online_retail" and "CC BY 4.0" in cfg.description
     data = load_dataset(cfg)
     # the config spells out the adapter's defaults, so it shares the fixture's cache entry
@@ -483,7 +483,7 @@ def test_mall_customers() -> None:
     assert data.parts() == ["customers", "sensitive"]
     assert data.meta.notes["teaching_data"] is True
     assert data.meta.analysis_date is None
-    cfg = OmegaConf.load(ROOT / "conf" / "dataset" / "mall_customers.yaml")
+    cfg = OmegaConf.load(CONFIG_DIR / "dataset" / "mall_customers.yaml")
     assert cfg.teaching_data is True and "teaching" in cfg.description.lower()
 
 
@@ -551,7 +551,7 @@ def test_configs_load_and_cache(
 ) -> None:
     monkeypatch.setenv("SEGBENCH_DATA_DIR", str(data_file(MALL).parent))
     monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(tmp_path))
-    cfg = OmegaConf.load(ROOT / "conf" / "dataset" / f"{config}.yaml")
+    cfg = OmegaConf.load(CONFIG_DIR / "dataset" / f"{config}.yaml")
     assert cfg.name == config and cfg.description and cfg.cache is True
     first = load_dataset(cfg)
     second = load_dataset(cfg)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from segbench.api import compose_config, run
+from segbench.api import run
+from segbench.configs import compose as compose_config
 from segbench.errors import DataError
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]

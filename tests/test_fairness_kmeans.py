@@ -11,11 +11,11 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 
 from segbench.algorithms import fit_segmentation
-from segbench.algorithms.fair_kmeans import FairKMeans
-from segbench.api import compose_config, run
+from segbench.api import run, settings
 from segbench.datasets import load_dataset
 from segbench.errors import ConfigError
-from segbench.evaluation.suite import score
+from segbench.experiment import scorer
+from segbench.fairness.fair_kmeans import FairKMeans
 from segbench.fairness.metrics import balance
 from segbench.fairness.scoring import sensitive_frame
 from segbench.features import build_pipeline
@@ -91,8 +91,13 @@ def test_clear_errors():
     X, groups = correlated_blobs(100)
     with pytest.raises(ConfigError, match="needs the sensitive attribute"):
         FairKMeans(3).fit(X)
-    with pytest.raises(ConfigError, match=r"balance_target must be in \(0, 1\]"):
+    # scikit-learn's parameter validation: a ValueError when fitted directly ...
+    with pytest.raises(ValueError, match=r"'balance_target' parameter of FairKMeans must be"):
         FairKMeans(3, balance_target=1.5).fit(X, sensitive_features=groups)
+    # ... and segbench's one-paragraph ConfigError when segbench builds it, before any work
+    target = {"name": "fair_kmeans", "_target_": FairKMeans.__module__ + ".FairKMeans"}
+    with pytest.raises(ConfigError, match=r"rejects its parameters.*balance_target"):
+        fit_segmentation({**target, "balance_target": 1.5}, X)
     with pytest.raises(ConfigError, match="needs the customers' sensitive attributes"):
         fit_segmentation(
             {"name": "fair_kmeans", "_target_": FairKMeans.__module__ + ".FairKMeans"}, X
@@ -100,7 +105,7 @@ def test_clear_errors():
 
 
 def strong_synthetic(n: int = 3000):
-    cfg = compose_config(
+    cfg = settings(
         [
             "dataset.demographic_strength=0.9",
             f"dataset.n_customers={n}",
@@ -123,9 +128,9 @@ def test_on_synthetic_data_with_strong_demographic_correlation():
         features.X,
     )
     fair = fit_segmentation(cfg.algo, features.X, sensitive_frame(data, features.index))
-    plain_metrics, _ = score(cfg, features, data, plain)
-    fair_metrics, _ = score(cfg, features, data, fair)
-    target = cfg.algo.balance_target
+    plain_metrics, _ = scorer(cfg)(features, data, plain)
+    fair_metrics, _ = scorer(cfg)(features, data, fair)
+    target = cfg.algo.params["balance_target"]
     assert plain_metrics["fairness.gender.balance"] < 0.5 < target
     assert fair_metrics["fairness.gender.balance"] >= target
     assert fair.estimator.balance_ == pytest.approx(fair_metrics["fairness.gender.balance"])

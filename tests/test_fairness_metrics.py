@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from fractions import Fraction
 
 import numpy as np
@@ -13,7 +11,7 @@ from fairlearn.metrics import demographic_parity_difference
 from sklearn.metrics import silhouette_samples
 
 from segbench.errors import ConfigError
-from segbench.evaluation.metrics import evaluate
+from segbench.evaluation.metrics import evaluate, silhouette_sample
 from segbench.fairness.metrics import (
     balance,
     distribution_distance,
@@ -24,6 +22,7 @@ from segbench.fairness.metrics import (
     silhouette_gap,
 )
 from segbench.fairness.scoring import fairness_scores, resolve_attributes
+from segbench.settings import FairnessSettings
 from toydata import toy_data
 
 # 10 customers: segment 0 = {A, A, A, B}, segment 1 = {A, B, B, B, B, B}
@@ -125,7 +124,7 @@ def test_single_group_is_trivially_fair():
     }
 
 
-def test_group_table_counts_shares_and_k_anonymity():
+def test_group_table_counts_shares_and_small_cell_suppression():
     table = group_table(LABELS, GROUPS)
     row = table[(table.segment == 0) & (table.group == "A")].iloc[0]
     assert (row["count"], row["segment_share"], row["group_share"]) == (3, 0.75, 0.75)
@@ -140,7 +139,7 @@ def test_group_table_suppresses_small_and_complementary_cells():
     cells |= {(s, g): n for s in (1, 2) for g, n in (("x", 20), ("y", 15), ("z", 12))}
     labels = np.concatenate([[s] * n for (s, _), n in cells.items()])
     groups = np.concatenate([[g] * n for (_, g), n in cells.items()])
-    table = group_table(labels, groups, k_anonymity=5)
+    table = group_table(labels, groups, min_cell_size=5)
     hidden = table[table["suppressed"]]
     # (0, z) has 2 customers; segment 0's size and group z's total are published, so one more
     # cell of each is hidden: (0, y), the smallest left in segment 0, and (1, z); that leaves
@@ -156,7 +155,7 @@ def test_group_table_suppresses_small_and_complementary_cells():
     assert shown["count"].notna().all() and shown["count"].sum() == 20 * 3 + 15 + 12
     assert table["population_share"].notna().all()  # every group has at least k customers
     # a group with fewer than k customers in all hides its population share too
-    small = group_table(np.append(labels, 0), np.append(groups, "w"), k_anonymity=5)
+    small = group_table(np.append(labels, 0), np.append(groups, "w"), min_cell_size=5)
     assert small.loc[small.group == "w", "population_share"].isna().all()
 
 
@@ -166,12 +165,8 @@ def test_fairness_scores_reuse_the_main_silhouette_sample():
     X = rng.normal(size=(300, 3)) + np.repeat(np.arange(3), 100)[:, None]
     labels = np.repeat([0, 1, 2], 100)
     labels[:7] = -1
-    cfg = {
-        "fairness": {"attributes": None},
-        "evaluation": {"silhouette_sample_size": 120},
-        "seed": 5,
-    }
-    scores = fairness_scores(cfg, X, data.customers.index, data, labels)
+    sample = silhouette_sample(X, labels, sample_size=120, seed=5)
+    scores = fairness_scores(FairnessSettings(), data, data.customers.index, labels, sample)
     assert set(scores) == {
         "fairness.gender.balance",
         "fairness.gender.dp_difference",
@@ -192,25 +187,7 @@ def test_fairness_scores_reuse_the_main_silhouette_sample():
 
 def test_attributes_from_config():
     data = toy_data(30)
-    assert resolve_attributes({"attributes": None}, data) == ["gender"]
-    assert resolve_attributes({"attributes": []}, data) == []
+    assert resolve_attributes(None, data) == ["gender"]
+    assert resolve_attributes([], data) == []
     with pytest.raises(ConfigError, match="it has: gender"):
-        resolve_attributes({"attributes": ["age_band"]}, data)
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "segbench.fairness.metrics",
-        "segbench.fairness.proxy",
-        "segbench.fairness.report",
-        "segbench.algorithms.fair_kmeans",
-        "segbench.transparency.card",
-        "segbench.transparency.distinguishing",
-        "segbench.transparency.numbers",
-        "segbench.transparency.surrogate",
-    ],
-)
-def test_docstring_examples(module):
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.attempted > 0 and result.failed == 0
+        resolve_attributes(["age_band"], data)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.customer_data import CustomerData, DatasetMeta
+from segbench.data.model import CustomerData, DatasetMeta
 from segbench.errors import ConfigError, DataError
 from segbench.features import FeaturePipeline, check_feedable, parse_expression
 from segbench.features.demographics import DemographicsBlock

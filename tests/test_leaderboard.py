@@ -242,8 +242,12 @@ def test_overall_table_averages_mean_ranks_over_datasets(board):
 def test_directions():
     assert direction("davies_bouldin") == "min" and direction("silhouette") == "max"
     assert direction("fairness.age_band.balance") == "max"
-    with pytest.raises(ConfigError, match="no known direction"):
+    # one registry: every fairness metric has its direction here, in tuning and in evaluation
+    assert direction("fairness.gender.dp_difference") == "min"
+    with pytest.raises(ConfigError, match="not a metric segbench knows"):
         direction("mystery")
+    with pytest.raises(ConfigError, match="has no better direction"):
+        direction("n_segments")
 
 
 def test_pareto_front_on_a_hand_checked_case():

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "experiments" / "segbench_study.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "segbench_study.ipynb"
 
 
 @pytest.mark.slow

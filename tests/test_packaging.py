@@ -1,4 +1,4 @@
-"""A built wheel ships the configs and experiment presets and runs from them."""
+"""A built wheel ships the configs (presets included) inside the package and runs from them."""
 
 import os
 import subprocess
@@ -22,11 +22,10 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("segbench-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    conf = {str(p.relative_to(ROOT)) for p in (ROOT / "conf").rglob("*.yaml")}
+    package = ROOT / "src" / "segbench"
+    conf = {str(p.relative_to(package)) for p in (package / "conf").rglob("*.yaml")}
     assert conf and {f"segbench/{c}" for c in conf} <= names
-    assert any(n.startswith("segbench/experiments/") for n in names) or not list(
-        (ROOT / "experiments").glob("*.yaml")
-    )
+    assert "segbench/conf/experiment/quick.yaml" in names
     site = tmp_path / "site"
     subprocess.run(
         [
@@ -63,3 +62,13 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
+    preset = subprocess.run(
+        [sys.executable, "-m", "segbench", "--cfg", "job", "experiment=quick"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert preset.returncode == 0, preset.stderr[-2000:]
+    assert "study: quick" in preset.stdout

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench import personalisation as p
+from segbench.analyses import personalisation as p
 
 
 def lines(rows):

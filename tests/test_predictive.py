@@ -7,9 +7,14 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from segbench.customer_data import CustomerData, DatasetMeta
+from segbench.analyses.predictive import (
+    evaluate_outcomes,
+    out_of_fold,
+    response_lift,
+    temporal_split,
+)
+from segbench.data.model import CustomerData, DatasetMeta
 from segbench.errors import DataError
-from segbench.predictive import evaluate_outcomes, out_of_fold, response_lift, temporal_split
 
 
 @pytest.fixture(autouse=True)

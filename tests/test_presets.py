@@ -1,4 +1,4 @@
-"""Experiment presets (experiments/*.yaml) and study cells (experiments/cell/*.yaml) compose."""
+"""Experiment presets (conf/experiment/*.yaml) and study cells (conf/cell/*.yaml) compose."""
 
 import os
 import subprocess
@@ -10,19 +10,20 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 
-from segbench.api import compose_config
-from segbench.configs import config_dir, experiments_dir, register_experiments
+from segbench.api import settings
+from segbench.configs import CONFIG_DIR, register
+from segbench.configs import compose as compose_config
 from segbench.leaderboard.__main__ import main as leaderboard_main
 from segbench.leaderboard.store import read_runs_csv
 
 ROOT = Path(__file__).resolve().parents[1]
-ALGORITHMS = sorted(p.stem for p in (ROOT / "conf" / "algo").glob("*.yaml"))
+ALGORITHMS = sorted(p.stem for p in (CONFIG_DIR / "algo").glob("*.yaml"))
 
 
 def sweep_grid(preset: str) -> dict[str, list[str]]:
     """The preset's hydra.sweeper.params, parsed by Hydra's own override parser."""
-    register_experiments()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    register()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("config", overrides=[f"experiment={preset}"], return_hydra_config=True)
     assert cfg.hydra.mode == RunMode.MULTIRUN
     parsed = OverridesParser.create().parse_overrides(
@@ -31,10 +32,25 @@ def sweep_grid(preset: str) -> dict[str, list[str]]:
     return {o.key_or_group: list(o.sweep_string_iterator()) for o in parsed}
 
 
-def test_presets_and_cells_are_registered():
-    names = register_experiments()
-    assert {"quick", "benchmark"} <= set(names)
-    assert experiments_dir() == ROOT / "experiments"
+def test_presets_and_cells_are_plain_config_groups():
+    names = {p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")}
+    assert {"quick", "benchmark", "online_retail_rfm_kmeans"} <= names
+    assert len(list((CONFIG_DIR / "cell").glob("*.yaml"))) == 13
+
+
+@pytest.mark.parametrize("preset", ["quick", "benchmark", "online_retail_rfm_kmeans"])
+def test_every_preset_resolves_to_valid_settings(preset):
+    assert settings([f"experiment={preset}"]).study == preset
+
+
+def test_the_lean_block_is_written_once_and_switches_the_extras_off():
+    lean = settings(["extras=lean"])
+    assert not (lean.tracking.log_model or lean.tracking.log_plots)
+    assert not lean.fairness.proxy.enabled and not lean.analysis.assign.enabled
+    full = settings([])
+    assert full.tracking.log_model and full.fairness.proxy.enabled
+    for preset in ("quick", "benchmark"):
+        assert settings([f"experiment={preset}"]).analysis.personalisation.enabled is False
 
 
 def test_quick_preset_composes_and_is_a_small_sweep():
@@ -74,6 +90,7 @@ def test_benchmark_covers_every_dataset_algorithm_and_several_seeds():
         assert cfg.study == "benchmark"
     clothing = compose_config(["experiment=benchmark", "+cell=clothing_reviews__text"])
     assert clothing.algo.max_customers >= 22641  # Ward's guard lifted for 22,641 reviews
+    assert settings(["experiment=benchmark", "+cell=clothing_reviews__text"]).features == "text"
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """No raw customer id or review text reaches the MLflow store (database or artifacts).
 
 Each test runs segbench on a dataset into a fresh store, then scans the whole store — the
-SQLite file and every artifact file (see :mod:`segbench.privacy_audit`) — for a sample of the
+SQLite file and every artifact file (see :mod:`segbench.tracking.privacy_scan`) — for a sample of the
 dataset's *raw* ids and review sentences, taken from the adapter before pseudonymisation. The
 first test shows the scan can fail: ids and texts deliberately logged are found.
 """
@@ -15,12 +15,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from hydra.utils import instantiate
 
 from datapaths import MALL, MARKETING, RETAIL, REVIEWS, data_file
-from segbench.api import compose_config, run
-from segbench.privacy_audit import scan_store
+from segbench.api import run, settings
+from segbench.datasets.base import build_adapter
 from segbench.tracking.mlflow_run import tracked_run
+from segbench.tracking.privacy_scan import scan_store
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 
@@ -37,9 +37,7 @@ def count_like(raw_id: str, n_customers: int) -> bool:
 
 def raw_sample(overrides: list[str], n_ids: int = 40, n_texts: int = 40, min_id_length: int = 4):
     """Raw ids and review sentences of the dataset ``overrides`` select (not pseudonymised)."""
-    cfg = compose_config(overrides)
-    params = {k: v for k, v in dict(cfg.dataset).items() if k not in ("name", "description")}
-    data = instantiate(params, _convert_="all").load()
+    data = build_adapter(settings(overrides).dataset).load()
     rng = np.random.default_rng(0)
     ids = [
         str(i)
@@ -158,7 +156,7 @@ def test_real_dataset_run_leaks_no_raw_id_or_review(
 
 
 def test_copies_of_segbench_source_are_skipped_but_changed_copies_are_read(tmp_path):
-    import segbench.privacy as library_module
+    import segbench.data.pseudonyms as library_module
 
     source = Path(library_module.__file__).read_bytes()
     (tmp_path / "copy.py").write_bytes(source)

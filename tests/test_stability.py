@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
-from omegaconf import OmegaConf
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
 from sklearn.datasets import make_blobs
@@ -12,6 +11,7 @@ from segbench.algorithms import Segmentation
 from segbench.api import run
 from segbench.errors import ConfigError
 from segbench.evaluation.stability import stability, stability_metrics
+from segbench.settings import StabilitySettings
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 QUIET = ["blocks.text.progress=false", "tracking.log_model=false", "tracking.log_plots=false"]
@@ -88,12 +88,10 @@ def test_invalid_options_raise_config_errors(separated):
 
 
 def test_run_level_metrics_and_skips_are_explained(separated):
-    cfg = OmegaConf.create(
-        {"seed": 1, "evaluation": {"stability": {"enabled": True, "n_resamples": 3}}}
-    )
+    cfg = StabilitySettings(n_resamples=3)
     fitted = KMeans(4, n_init=1, random_state=0).fit(separated)
     seg = Segmentation(fitted, fitted.labels_, 0.0)
-    metrics = stability_metrics(cfg, seg, separated)
+    metrics = stability_metrics(cfg, seg, separated, seed=1)
     assert set(metrics) == {
         "stability",
         "stability_std",
@@ -104,17 +102,17 @@ def test_run_level_metrics_and_skips_are_explained(separated):
 
     notes: dict[str, str] = {}
     one = Segmentation(fitted, np.zeros(len(separated), dtype=np.int64), 0.0)
-    assert stability_metrics(cfg, one, separated, notes) == {}
+    assert stability_metrics(cfg, one, separated, 1, notes) == {}
     assert "1 segment" in notes["stability_skipped"]
 
-    seeds_cfg = OmegaConf.merge(cfg, {"evaluation": {"stability": {"method": "seeds"}}})
+    seeds_cfg = cfg.model_copy(update={"method": "seeds"})
     agglo = AgglomerativeClustering(4).fit(separated)
     notes = {}
     seg = Segmentation(agglo, agglo.labels_, 0.0)
-    assert stability_metrics(seeds_cfg, seg, separated, notes) == {}
+    assert stability_metrics(seeds_cfg, seg, separated, 1, notes) == {}
     assert "no random_state" in notes["stability_skipped"]
 
-    off = OmegaConf.merge(cfg, {"evaluation": {"stability": {"enabled": False}}})
+    off = cfg.model_copy(update={"enabled": False})
     assert stability_metrics(off, seg, separated) == {}
 
 
@@ -132,7 +130,7 @@ def test_a_run_logs_stability_when_configured(tracking_uri):
 def test_fairness_aware_estimators_get_the_resampled_sensitive_attributes(separated):
     import pandas as pd
 
-    from segbench.algorithms.fair_kmeans import FairKMeans
+    from segbench.fairness.fair_kmeans import FairKMeans
 
     groups = pd.DataFrame({"gender": np.where(np.arange(len(separated)) % 3 == 0, "f", "m")})
     fair = FairKMeans(n_clusters=4, balance_target=0.5, n_init=1, random_state=0)
@@ -141,10 +139,10 @@ def test_fairness_aware_estimators_get_the_resampled_sensitive_attributes(separa
     with pytest.raises(ConfigError, match="sensitive"):
         stability(fair, separated, n_resamples=3)
 
-    cfg = OmegaConf.create({"seed": 0, "evaluation": {"stability": {"enabled": True}}})
+    cfg = StabilitySettings()
     fitted = fair.fit(separated, sensitive_features=groups)
     notes: dict[str, str] = {}
     seg = Segmentation(fitted, fitted.labels_, 0.0)
-    assert stability_metrics(cfg, seg, separated, notes) == {}
+    assert stability_metrics(cfg, seg, separated, 0, notes) == {}
     assert "sensitive" in notes["stability_skipped"]
     assert "stability" in stability_metrics(cfg, seg, separated, sensitive=groups)

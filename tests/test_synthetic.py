@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.customer_data import TEXT_COLUMNS, TRANSACTION_COLUMNS
+from segbench.data.model import TEXT_COLUMNS, TRANSACTION_COLUMNS
 from segbench.datasets.synthetic import (
     DEFAULT_SHARES,
     REVIEWS_PER_SEGMENT,

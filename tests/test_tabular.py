@@ -14,6 +14,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from datapaths import MALL, data_file
+from segbench.configs import CONFIG_DIR
 from segbench.datasets import load_dataset
 from segbench.datasets import tabular as tabular_module
 from segbench.datasets.cache import entry_dir, source_fingerprint
@@ -289,7 +290,7 @@ def test_parquet_and_xlsx_inputs(tmp_path: Path) -> None:
 
 def test_config_file_and_load_dataset(tmp_path: Path) -> None:
     path = write(tmp_path / "orders.csv", ORDERS_CSV)
-    cfg = OmegaConf.load(ROOT / "conf" / "dataset" / "tabular.yaml")
+    cfg = OmegaConf.load(CONFIG_DIR / "dataset" / "tabular.yaml")
     assert cfg.name == "tabular" and cfg.path is None
     with pytest.raises(ConfigError, match=r"needs dataset\.path"):
         load_dataset(cfg)

@@ -7,18 +7,18 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from segbench.customer_data import CustomerData, DatasetMeta
+from segbench.analyses.temporal.migration import INACTIVE, migration_matrix, track_segments
+from segbench.analyses.temporal.online import online_vs_refit
+from segbench.analyses.temporal.windows import fit_windows, time_windows
+from segbench.data.model import CustomerData, DatasetMeta
 from segbench.errors import DataError
-from segbench.features import build_pipeline
-from segbench.temporal.matching import (
+from segbench.evaluation.matching import (
     match_by_centroids,
     match_by_overlap,
     matched_accuracy,
     relabel,
 )
-from segbench.temporal.migration import INACTIVE, migration_matrix, track_segments
-from segbench.temporal.online import online_vs_refit
-from segbench.temporal.windows import fit_windows, time_windows
+from segbench.features import build_pipeline
 
 KMEANS = {
     "name": "kmeans",
@@ -212,7 +212,7 @@ def test_drift_flag_follows_the_share_threshold():
 
 
 def test_temporal_charts_draw(tmp_path):
-    from segbench.temporal.charts import migration_heatmaps, share_chart
+    from segbench.analyses.temporal.charts import migration_heatmaps, share_chart
 
     data = stream(120, months=6)
     fits, _ = fit_windows(data, time_windows(data, "Q"), make_pipeline, KMEANS)

@@ -11,10 +11,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from segbench.api import run
-from segbench.profiles import segment_profiles
-from segbench.transparency.card import SegmentCard, profile_section
-from segbench.transparency.distinguishing import distinguishing_features
-from segbench.transparency.surrogate import _simplify, fit_surrogate
+from segbench.reporting.card import SegmentCard, profile_section
+from segbench.reporting.distinguishing import distinguishing_features
+from segbench.reporting.profiles import segment_profiles
+from segbench.reporting.surrogate import _simplify, fit_surrogate
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 # the analyses of issue 7 are not what these tests are about; keep the runs short
@@ -90,7 +90,7 @@ def test_distinguishing_features_by_hand():
     assert out[0].iloc[0]["effect"] < 0
     # k-anonymity: segment 1 (2 customers) is suppressed; the vip level held by 1 customer of
     # segment 0 is skipped
-    anonymous = distinguishing_features(profile, labels, top=2, k_anonymity=3)
+    anonymous = distinguishing_features(profile, labels, top=2, min_cell_size=3)
     assert anonymous[1].empty
     assert "vip" not in set(anonymous[0]["feature"])
 
@@ -105,7 +105,7 @@ def test_profiles_suppress_cells_about_fewer_than_k_customers():
     labels = np.array([0] * 5 + [1] * 5 + [2] * 2)
     plain = segment_profiles(labels, profile)
     assert "small_segment" not in plain.columns and plain["mean_monetary"].notna().all()
-    table = segment_profiles(labels, profile, k_anonymity=3)
+    table = segment_profiles(labels, profile, min_cell_size=3)
     assert table["small_segment"].tolist() == [False, False, True]
     assert table.loc[2, ["mean_monetary", "mean_region=North", "revenue_share"]].isna().all()
     assert table.loc[2, "size"] == 2  # the size itself is shown (and flagged)
@@ -169,7 +169,7 @@ def test_a_run_logs_the_card_rules_group_tables_and_proxy_audit(tracking_uri):
     # toy segments are three well-separated groups; gender is random
     assert metrics["surrogate.fidelity"] > 0.9
     assert metrics["proxy.gender.score"] < 0.65 and metrics["proxy.gender.chance"] == 0.5
-    assert tags["segbench.small_segments"] == "none" and tags["segbench.k_anonymity"] == "10"
+    assert tags["segbench.small_segments"] == "none" and tags["segbench.min_cell_size"] == "10"
     assert tags["segbench.fairness_attributes"] == "gender"
     local = download(tracking_uri, result.run_id)
     card = (local / "segment_card.md").read_text()
@@ -181,7 +181,7 @@ def test_a_run_logs_the_card_rules_group_tables_and_proxy_audit(tracking_uri):
         "**Group composition**",
         "| female |",
         "| gender |",
-        "k-anonymity k = 10",
+        "small-cell suppression at 10 customers",
     ):
         assert needle in card, needle
     groups = pd.read_csv(local / "fairness" / "segment_groups.csv")
@@ -208,7 +208,7 @@ def test_small_segments_are_flagged_and_suppressed(tracking_uri):
             f"tracking.uri={tracking_uri}",
             "algo.n_clusters=3",
             "features=rfm",
-            "fairness.k_anonymity=150",
+            "privacy.min_cell_size=150",
             *LEAN,
         ]
     )
@@ -221,7 +221,7 @@ def test_small_segments_are_flagged_and_suppressed(tracking_uri):
     groups = pd.read_csv(local / "fairness" / "segment_groups.csv")
     assert groups["count"].isna().all() and groups["suppressed"].all()
     card = (local / "segment_card.md").read_text()
-    assert card.count("privacy: fewer than k = 150 customers") == 3
+    assert card.count("privacy: fewer than 150 customers") == 3
     # distinguishing features of segments under k are suppressed too
     assert "suppressed or no readable features" in card
 
@@ -238,13 +238,13 @@ def test_fairness_none_turns_the_audit_off(tracking_uri):
 
 def test_group_composition_shows_the_largest_groups_and_hides_small_cells():
     from segbench.fairness.metrics import group_table
-    from segbench.transparency.card import group_section
+    from segbench.reporting.card import group_section
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 600)
     shares = np.r_[[0.3, 0.2, 0.1], [0.4 / 13] * 13]
     groups = rng.choice(list("abcdefghijklmnop"), 600, p=shares)
-    table = group_table(labels, groups, k_anonymity=10)
+    table = group_table(labels, groups, min_cell_size=10)
     section = group_section({"country": table}, max_groups=3)[0]
     shown = [line.split("|")[1].strip() for line in section.splitlines() if line.startswith("| ")]
     assert shown[1:] == ["a", "b", "c"]  # after the header row
@@ -281,12 +281,13 @@ class RecordingRun:
 
 def test_later_stages_can_extend_the_logged_card():
     from segbench.algorithms import fit_segmentation
-    from segbench.api import compose_config
+    from segbench.api import settings
     from segbench.datasets import load_dataset
-    from segbench.fairness.report import log_responsibility
     from segbench.features import build_pipeline
+    from segbench.reporting.responsibility import audit_segmentation
+    from segbench.tracking.outputs import log_responsibility
 
-    cfg = compose_config([*TOY, "algo.n_clusters=3", "features=rfm+demographics"])
+    cfg = settings([*TOY, "algo.n_clusters=3", "features=rfm+demographics"])
     data = load_dataset(cfg.dataset)
     features = build_pipeline(cfg.features, cfg.blocks, cfg.preprocess).fit_transform(data)
     seg = fit_segmentation(cfg.algo, features.X)
@@ -297,9 +298,10 @@ def test_later_stages_can_extend_the_logged_card():
         card.add_section("Offer", {0: "voucher", 1: "bundle", 2: "win-back"})
 
     fake = RecordingRun()
-    report = log_responsibility(
-        fake, cfg, data, features, seg, profiles, extend_card=names_and_offers
+    report = audit_segmentation(
+        cfg.fairness, data, features, seg.labels, profiles, min_cell_size=10, title="toy"
     )
+    log_responsibility(fake, report, data.name, extend_card=names_and_offers)
     card = fake.logged["segment_card.md"]
     assert "### Segment 0 — first" in card and "**Offer**\n\nwin-back" in card
     assert report.metrics["surrogate.fidelity"] == fake.logged["surrogate.fidelity"]

@@ -129,3 +129,11 @@ def test_storage_creation_survives_concurrent_creators(tmp_path):
     assert errors == []
     with pytest.raises(ConfigError, match="does not exist"):
         open_storage(f"sqlite:///{tmp_path / 'missing' / 'study.db'}")
+
+
+def test_objectives_take_their_default_direction_from_the_one_registry():
+    from segbench.evaluation.registry import direction
+
+    for name in ("fairness.gender.dp_difference", "proxy.age_band.score", "stability"):
+        (objective,) = parse_objectives(name)
+        assert objective.direction == direction(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CustomerData, DatasetMeta, fingerprint_frames
+from segbench.data.model import CustomerData, DatasetMeta, fingerprint_frames
 from segbench.datasets.base import DatasetAdapter
 
 REVIEWS = np.array(

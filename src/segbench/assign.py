@@ -10,12 +10,12 @@ CSV/XLSX; for ``marketing_campaign`` the TAB-separated Kaggle file; …). It is 
 run's dataset config (stored in the model) with ``path`` pointing at the new file — so the
 same cleaning, the same features (the run's fitted feature pipeline: scalers, category
 levels, text PCA…), the same preprocessing and the run's model (its ``predict`` or the
-assignment method of :mod:`segbench.assignment_methods`) apply. ``--dataset-config`` replaces
+assignment method of :mod:`segbench.serving.assignment`) apply. ``--dataset-config`` replaces
 the stored dataset config: a YAML file, or a name of ``conf/dataset/`` (e.g.
 ``online_retail``); the stored config is used otherwise.
 
 Output (CSV, or Parquet for ``.parquet``): ``customer_id`` (pseudonymised by
-:mod:`segbench.privacy`, never the raw id), ``segment`` (``-1`` = noise) and, with
+:mod:`segbench.data.pseudonyms`, never the raw id), ``segment`` (``-1`` = noise) and, with
 ``--run-id`` when the run logged RFM names, ``segment_name``. Pseudonyms match the run's only
 when both used the same ``SEGBENCH_PSEUDONYM_KEY``.
 
@@ -41,10 +41,10 @@ from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from segbench.configs import config_dir
+from segbench.data.pseudonyms import key_source
 from segbench.datasets import load_dataset
 from segbench.errors import ConfigError, DataError, SegbenchError
-from segbench.privacy import key_source
-from segbench.serving import SegmentationModel
+from segbench.serving.model import SegmentationModel
 from segbench.tracking.mlflow_run import resolve_uri, retry_locked
 
 log = logging.getLogger("segbench.assign")

@@ -1,9 +1,10 @@
 """The command line: ``python -m segbench [overrides]`` and ``segbench [overrides]``.
 
-A thin entry point: it hands the composed config to :func:`segbench.experiment.run_experiment`.
-Expected user errors (:class:`~segbench.errors.SegbenchError`) print one paragraph and exit
-with status 2, no traceback. In a multirun sweep a failing job is recorded FAILED in MLflow
-and the other jobs go on; the sweep ends with a summary and status 1 if any job failed.
+A thin entry point: Hydra composes the config, :func:`segbench.configs.resolve` turns it into
+typed settings once, and :func:`segbench.experiment.run_experiment` runs them. Expected user
+errors (:class:`~segbench.errors.SegbenchError`) print one paragraph and exit with status 2,
+no traceback. In a multirun sweep a failing job is recorded FAILED in MLflow and the other
+jobs go on; the sweep ends with a summary and status 1 if any job failed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from segbench.configs import config_dir, register_experiments
+from segbench.configs import CONFIG_DIR, register, resolve
 from segbench.errors import SegbenchError
 from segbench.experiment import RunResult, run_experiment, summary
 from segbench.tracking.sweep import sweep_parent_run_id
@@ -30,7 +31,7 @@ def _task(cfg: DictConfig) -> RunResult | None:
     parent = sweep_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
     overrides = list(hydra_cfg.overrides.task)
     try:
-        result = run_experiment(cfg, overrides, parent_run_id=parent)
+        result = run_experiment(resolve(cfg), overrides, parent_run_id=parent)
     except SegbenchError as err:
         print(f"segbench: error: {err}", file=sys.stderr)
         if multirun:
@@ -47,8 +48,8 @@ def _task(cfg: DictConfig) -> RunResult | None:
 
 def main() -> None:
     """Console-script entry point."""
-    register_experiments()
-    app = hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="config")
+    register()
+    app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
     app(_task)()
 
 

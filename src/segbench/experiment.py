@@ -1,8 +1,10 @@
-"""One segmentation experiment, top to bottom (DESIGN.md §2).
+"""One segmentation experiment, top to bottom (docs/architecture.md, "The flow of one run").
 
-config → load dataset → build features → fit algorithm → evaluate → profile → track.
-Each stage is a plain function of plain values in its own module; this module only strings
-them together inside one MLflow run, which ends FAILED (with the error) if any stage raises.
+settings → load dataset → build features → fit (or tune) → evaluate → profile → analyses →
+track. This module is the top: it receives the run's typed settings
+(:class:`~segbench.settings.RunSettings`, resolved once by :func:`segbench.configs.resolve`)
+and hands each stage its own section or plain values, inside one MLflow run that ends FAILED
+(with the error) if any stage raises.
 """
 
 from __future__ import annotations
@@ -13,30 +15,27 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+import yaml
 from threadpoolctl import threadpool_limits
 
 from segbench import __version__
 from segbench.algorithms import fit_segmentation
-from segbench.analysis import run_analyses
-from segbench.customer_data import CustomerData
+from segbench.analyses.runner import RunFacts, run_analyses
+from segbench.data.model import CustomerData
+from segbench.data.pseudonyms import key_source
 from segbench.datasets import load_dataset
 from segbench.evaluation.stability import stability_metrics
-from segbench.evaluation.suite import score
-from segbench.fairness.report import k_anonymity, log_responsibility
+from segbench.evaluation.suite import Scorer
 from segbench.fairness.scoring import sensitive_frame
-from segbench.features import (
-    FeatureMatrix,
-    build_blocks,
-    build_pipeline,
-    check_feedable,
-    parse_expression,
-)
-from segbench.privacy import key_source
-from segbench.profiles import segment_profiles
+from segbench.features import FeatureMatrix, FeaturePipeline, build_blocks, check_feedable
+from segbench.reporting.profiles import segment_profiles
+from segbench.reporting.responsibility import audit_segmentation
+from segbench.settings import RunSettings
+from segbench.settings.identity import defining
 from segbench.tracking import tracked_run
-from segbench.tracking.logging import log_dataset, log_outputs, run_tags
 from segbench.tracking.mlflow_run import flatten
+from segbench.tracking.outputs import log_dataset, log_outputs, log_responsibility, run_tags
+from segbench.tuning import FeatureSpec, StudySpec
 
 log = logging.getLogger(__name__)
 
@@ -55,78 +54,154 @@ class RunResult:
     features: FeatureMatrix
     estimator: Any
     data: CustomerData
-    config: DictConfig
+    settings: RunSettings
     wall_seconds: float = 0.0
 
 
+def feature_spec(settings: RunSettings) -> FeatureSpec:
+    """What builds the run's features."""
+    return FeatureSpec(settings.features, settings.blocks, settings.preprocess, settings.seed)
+
+
+def scorer(settings: RunSettings) -> Scorer:
+    """The run's scorer (evaluation and fairness settings, seed)."""
+    return Scorer(settings.evaluation, settings.fairness, settings.seed)
+
+
+def study_spec(settings: RunSettings) -> StudySpec:
+    """What the run's study is about (:mod:`segbench.tuning`)."""
+    setup = {
+        key: value
+        for key, value in defining(flatten(settings.dump())).items()
+        if not key.startswith(("tune.", "analysis.", "algo.search_space.", "dataset.path"))
+    }
+    return StudySpec(
+        tune=settings.tune,
+        algo=settings.algo,
+        features=feature_spec(settings),
+        seed=settings.seed,
+        prefix=".".join(
+            (
+                settings.tracking.experiment,
+                settings.dataset.name,
+                settings.features,
+                settings.algo.name,
+            )
+        ),
+        setup=setup,
+        context={
+            "dataset": settings.dataset.name,
+            "features": settings.features,
+            "preprocess": settings.preprocess.name,
+            "algo": settings.algo.name,
+        },
+        title=settings.title,
+        log_plots=settings.tracking.log_plots,
+    )
+
+
+def build_features(
+    settings: RunSettings, data: CustomerData
+) -> tuple[FeaturePipeline, FeatureMatrix]:
+    """The run's feature pipeline, fitted on ``data``, and its feature matrix."""
+    pipeline = feature_spec(settings).pipeline()
+    check_feedable(pipeline.blocks, data, candidates=build_blocks(settings.blocks))
+    features = pipeline.fit_transform(data)
+    log.info("features: %d customers × %d columns (%s)", *features.shape, settings.features)
+    return pipeline, features
+
+
 def run_experiment(
-    cfg: DictConfig, overrides: list[str] | None = None, parent_run_id: str | None = None
+    settings: RunSettings, overrides: list[str] | None = None, parent_run_id: str | None = None
 ) -> RunResult:
-    """Run the experiment ``cfg`` describes and log it; returns the :class:`RunResult`."""
+    """Run the experiment ``settings`` describe and log it; returns the :class:`RunResult`."""
     started = time.perf_counter()
-    parse_expression(cfg.features, list(cfg.blocks))  # unknown block: fail before a run exists
-    algo_name = cfg.algo.get("name", "algo")
-    tags = run_tags(cfg, overrides or [], version=__version__, key_source=key_source())
+    tags = run_tags(settings, overrides or [], version=__version__, key_source=key_source())
+    tracking = settings.tracking
     with (
         tracked_run(
-            cfg.tracking.uri,
-            cfg.tracking.experiment,
-            run_name=cfg.tracking.run_name or f"{algo_name} · {cfg.features} · {cfg.dataset.name}",
+            tracking.uri,
+            tracking.experiment,
+            run_name=tracking.run_name or settings.title,
             tags=tags,
-            parent_run_id=parent_run_id or cfg.tracking.get("parent_run_id"),
+            parent_run_id=parent_run_id or tracking.parent_run_id,
         ) as run,
-        threadpool_limits(limits=cfg.get("blas_threads"), user_api="blas"),
+        threadpool_limits(limits=settings.blas_threads, user_api="blas"),
     ):
-        run.params(flatten(OmegaConf.to_container(cfg, resolve=True)))
-        run.text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        run.params(flatten(settings.dump()))
+        run.text(yaml.safe_dump(settings.dump(), sort_keys=False), "config.yaml")
 
-        data = load_dataset(cfg.dataset)
+        data = load_dataset(settings.dataset)
         log_dataset(run, data)
+        pipeline, features = build_features(settings, data)
 
-        pipeline = build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, seed=cfg.seed)
-        check_feedable(pipeline.blocks, data, candidates=build_blocks(cfg.blocks))
-        features = pipeline.fit_transform(data)
-        log.info("features: %d customers × %d columns (%s)", *features.shape, cfg.features)
-
-        if cfg.tune.name == "none":
-            seg = fit_segmentation(cfg.algo, features.X, sensitive_frame(data, features.index))
-            metrics, notes = score(cfg, features, data, seg)
-        else:  # a study of trials (nested runs); the best trial refit
+        score = scorer(settings)
+        if not settings.tune.enabled:
+            seg = fit_segmentation(settings.algo, features.X, sensitive_frame(data, features.index))
+            metrics, notes = score(features, data, seg)
+        else:  # a study of trials (nested runs); the selected trial refit
             from segbench.tuning import tune_segmentation
 
+            tuned = tune_segmentation(study_spec(settings), score, data, features, run, pipeline)
+            seg, metrics, notes = tuned.segmentation, tuned.metrics, tuned.notes
             # the refit's features/pipeline replace the run's when the space tunes them
-            seg, metrics, notes, features, pipeline = tune_segmentation(
-                cfg, features, data, run, pipeline
-            )
+            features, pipeline = tuned.features, tuned.pipeline or pipeline
         sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
-        metrics.update(stability_metrics(cfg, seg, features.X, notes, sensitive))
+        metrics.update(
+            stability_metrics(
+                settings.evaluation.stability, seg, features.X, settings.seed, notes, sensitive
+            )
+        )
         metrics["n_customers"] = float(data.n_customers)
         metrics["n_features"] = float(features.shape[1])
         for name, block in pipeline.blocks.items():
             for key, value in getattr(block, "embedding_stats_", {}).items():
                 metrics[f"{name}.embeddings_{key}"] = float(value)
 
-        profiles = segment_profiles(seg.labels, features.profile, k_anonymity(cfg))
-        analyses = run_analyses(run, cfg, data, features, seg, pipeline, profiles)
+        min_cell_size = settings.privacy.min_cell_size
+        profiles = segment_profiles(seg.labels, features.profile, min_cell_size)
+        facts = RunFacts(
+            seed=settings.seed,
+            min_cell_size=min_cell_size,
+            silhouette_sample_size=settings.evaluation.silhouette_sample_size,
+            title=settings.title,
+        )
+        analyses = run_analyses(
+            run, settings.analysis, facts, data, features, seg, pipeline, profiles
+        )
         metrics.update(analyses.metrics)
         log_outputs(
             run,
-            cfg,
+            tracking,
             metrics,
             notes,
             profiles,
             seg.labels,
             features,
             seg.estimator,
+            title=settings.title,
+            seed=settings.seed,
             pipeline=pipeline,
             data=data,
+            dataset_config=settings.dataset.dump(),
         )
         # fairness tables, proxy audit, surrogate rules, privacy flags, segment_card.md
-        metrics.update(
-            log_responsibility(
-                run, cfg, data, features, seg, profiles, metrics, extend_card=analyses.extend_card
-            ).metrics
+        report = audit_segmentation(
+            settings.fairness,
+            data,
+            features,
+            seg.labels,
+            profiles,
+            min_cell_size=min_cell_size,
+            seed=settings.seed,
+            title=settings.title,
+            expression=settings.features,
+            metrics=metrics,
         )
+        log_responsibility(
+            run, report, data.name, tracking.log_plots, extend_card=analyses.extend_card
+        )
+        metrics.update(report.metrics)
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
 
@@ -141,7 +216,7 @@ def run_experiment(
         features=features,
         estimator=seg.estimator,
         data=data,
-        config=cfg,
+        settings=settings,
         wall_seconds=wall,
     )
 
@@ -149,15 +224,15 @@ def run_experiment(
 def summary(result: RunResult) -> str:
     """A short human summary of a run, for the terminal."""
     m = result.metrics
-    cfg = result.config
+    settings = result.settings
 
     def fmt(name: str, digits: int = 3) -> str:
         return f"{m[name]:.{digits}f}" if name in m else "n/a"
 
     lines = [
         f"segbench run {result.run_id} FINISHED in {result.wall_seconds:.1f} s",
-        f"  dataset {cfg.dataset.name} ({result.data.n_customers} customers) · "
-        f"features {cfg.features} · algo {cfg.algo.get('name')}",
+        f"  dataset {settings.dataset.name} ({result.data.n_customers} customers) · "
+        f"features {settings.features} · algo {settings.algo.name}",
         f"  segments {int(m['n_segments'])} · noise {fmt('noise_fraction')} · "
         f"silhouette {fmt('silhouette')} · davies_bouldin {fmt('davies_bouldin')} · "
         f"calinski_harabasz {fmt('calinski_harabasz', 1)}"
@@ -172,4 +247,12 @@ def summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["RunResult", "run_experiment", "summary"]
+__all__ = [
+    "RunResult",
+    "build_features",
+    "feature_spec",
+    "run_experiment",
+    "scorer",
+    "study_spec",
+    "summary",
+]

@@ -2,8 +2,18 @@
 
 An algorithm config holds ``name``, ``_target_`` (any estimator class with ``fit`` and
 ``labels_`` or ``fit_predict``), its hyperparameters, an optional ``search_space`` (used by
-tuning) and an optional ``max_customers`` guard for O(n²) methods. Adding an algorithm is
-adding one YAML file.
+tuning) and an optional ``max_customers`` guard for O(n²) methods
+(:class:`~segbench.settings.AlgoSettings`). Adding an algorithm is adding one YAML file.
+
+The estimator's own parameter validation (scikit-learn's ``_parameter_constraints``) runs
+when it is built, so a bad hyperparameter fails before any work with the estimator's message:
+
+>>> build_estimator({"_target_": "sklearn.cluster.KMeans", "name": "kmeans", "n_clusters": 0})
+Traceback (most recent call last):
+...
+segbench.errors.ConfigError: algorithm 'kmeans' (sklearn.cluster.KMeans) rejects its \
+parameters: The 'n_clusters' parameter of KMeans must be an int in the range [1, inf). Got 0 \
+instead. Set it with algo.<parameter>=<value>.
 """
 
 from __future__ import annotations
@@ -14,52 +24,68 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
 from segbench.errors import ConfigError, DataError
+from segbench.settings import AlgoSettings
+from segbench.settings.base import coerce
 
-#: Keys of an algorithm config that are not constructor parameters.
-RESERVED = ("name", "search_space", "max_customers", "description")
 #: Constructor parameters that set the number of segments.
 K_PARAMS = ("n_clusters", "n_components")
 
 
-def estimator_params(algo_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The constructor parameters of an algorithm config (reserved keys and _target_ removed)."""
-    return {k: v for k, v in dict(algo_cfg).items() if k not in RESERVED and k != "_target_"}
+def _settings(algo: AlgoSettings | Mapping[str, Any]) -> AlgoSettings:
+    return coerce(AlgoSettings, algo, "algo")
 
 
-def build_estimator(algo_cfg: Mapping[str, Any], n_customers: int) -> Any:
-    """Instantiate the configured estimator, after checking it can run on ``n_customers``.
+def build_estimator(algo: AlgoSettings | Mapping[str, Any], n_customers: int | None = None) -> Any:
+    """Instantiate the configured estimator and validate its parameters.
 
-    Refuses (with what to do instead) when ``n_customers`` exceeds the config's
-    ``max_customers`` guard or is smaller than the requested number of segments.
+    With ``n_customers``, also refuse (with what to do instead) a dataset larger than the
+    ``max_customers`` guard or smaller than the requested number of segments.
     """
-    cfg = dict(algo_cfg)
-    name = cfg.get("name", cfg.get("_target_", "algorithm"))
+    algo = _settings(algo)
+    try:
+        estimator = instantiate({"_target_": algo.target, **algo.params}, _convert_="all")
+    except Exception as err:  # Hydra wraps the estimator's TypeError (an unknown keyword)
+        cause = err.__cause__ or err
+        raise ConfigError(
+            f"cannot build algorithm '{algo.name}' ({algo.target}) from its parameters "
+            f"{sorted(algo.params)}: {cause}"
+        ) from None
+    if hasattr(estimator, "_parameter_constraints"):
+        try:
+            estimator._validate_params()
+        except (TypeError, ValueError) as err:  # scikit-learn's InvalidParameterError
+            raise ConfigError(
+                f"algorithm '{algo.name}' ({algo.target}) rejects its parameters: {err} "
+                "Set it with algo.<parameter>=<value>."
+            ) from None
+    if n_customers is not None:
+        check_size(algo, n_customers)
+    return estimator
+
+
+def check_size(algo: AlgoSettings | Mapping[str, Any], n_customers: int) -> None:
+    """Refuse an empty dataset, one above ``max_customers``, or fewer customers than segments."""
+    algo = _settings(algo)
     if n_customers == 0:
         raise DataError("no customers to segment (the dataset is empty after cleaning)")
-    limit = cfg.get("max_customers")
-    if limit is not None and n_customers > int(limit):
+    limit = algo.max_customers
+    if limit is not None and n_customers > limit:
         raise DataError(
-            f"algorithm '{name}' needs O(n²) memory and time and is limited to {limit} "
+            f"algorithm '{algo.name}' needs O(n²) memory and time and is limited to {limit} "
             f"customers; this dataset has {n_customers}. Use algo=minibatch_kmeans, algo=gmm "
             f"or algo=hdbscan, sample the data, or raise algo.max_customers={n_customers} "
             "if you have the memory."
         )
     for key in K_PARAMS:
-        k = cfg.get(key)
-        if k is not None and int(k) > n_customers:
+        k = algo.params.get(key)
+        if isinstance(k, int) and k > n_customers:
             raise DataError(
                 f"algo.{key}={k} is larger than the number of customers ({n_customers}); "
                 f"choose algo.{key} <= {n_customers}"
             )
-    params = {k: v for k, v in cfg.items() if k not in RESERVED}
-    try:
-        return instantiate(params, _convert_="all")
-    except InstantiationException as err:
-        raise ConfigError(f"cannot build algorithm '{name}': {err}") from err
 
 
 def fit_labels(estimator: Any, X: np.ndarray, **fit_params: Any) -> np.ndarray:
@@ -81,17 +107,18 @@ class Segmentation:
 
 
 def fit_segmentation(
-    algo_cfg: Mapping[str, Any], X: np.ndarray, sensitive: Any = None
+    algo: AlgoSettings | Mapping[str, Any], X: np.ndarray, sensitive: Any = None
 ) -> Segmentation:
     """Build the configured estimator for ``X`` (with its guards), fit it, time the fit.
 
     ``sensitive`` (the sensitive attributes of X's rows, e.g. a DataFrame) reaches only
     estimators that declare the class attribute ``requires_sensitive = True`` (fairness-aware
-    ones such as :class:`~segbench.algorithms.fair_kmeans.FairKMeans`), as
+    ones such as :class:`~segbench.fairness.fair_kmeans.FairKMeans`), as
     ``fit(X, sensitive_features=sensitive)``; every other estimator sees X alone.
     """
-    estimator = build_estimator(algo_cfg, len(X))
-    fit_params = sensitive_fit_params(estimator, sensitive, algo_cfg.get("name"))
+    algo = _settings(algo)
+    estimator = build_estimator(algo, len(X))
+    fit_params = sensitive_fit_params(estimator, sensitive, algo.name)
     tic = time.perf_counter()
     labels = fit_labels(estimator, X, **fit_params)
     return Segmentation(estimator, labels, time.perf_counter() - tic)

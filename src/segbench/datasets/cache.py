@@ -22,9 +22,6 @@ Entries are written to a temporary folder and renamed into place, so parallel jo
 never read a half-written entry. ``meta.notes["cache"]`` says ``"hit"``, ``"miss"`` or
 ``"off"``; ``meta.notes["load_seconds"]`` how long :meth:`CachedAdapter.load` took.
 
-Provenance: written for segbench (issue 3); DESIGN.md §12 "read CSV once and cache a cleaned
-Parquet keyed by the source's fingerprint".
-
 Example
 -------
 >>> from segbench.datasets.mall_customers import MallCustomersDataset   # doctest: +SKIP
@@ -51,9 +48,9 @@ from typing import Any
 
 import pandas as pd
 
-from segbench.customer_data import CleaningStep, CustomerData, DatasetMeta, fingerprint_frames
+from segbench.data.model import CleaningStep, CustomerData, DatasetMeta
+from segbench.data.paths import cache_dir
 from segbench.datasets.base import DatasetAdapter
-from segbench.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +78,6 @@ def source_fingerprint(path: str | os.PathLike[str], full_hash_limit: int = FULL
             handle.seek(-_CHUNK, os.SEEK_END)
             digest.update(handle.read(_CHUNK))
     return digest.hexdigest()[:32]
-
-
-def content_fingerprint(data: CustomerData) -> str:
-    """The content hash of a dataset's cleaned parts (what ``meta.fingerprint`` holds)."""
-    return fingerprint_frames(
-        data.customers,
-        data.transactions,
-        data.texts,
-        data.sensitive,
-        data.labels,
-        data.outcomes,
-    )
 
 
 def cache_key(adapter: str, sources: Sequence[str], params: Mapping[str, Any]) -> str:
@@ -204,7 +189,7 @@ def load_entry(directory: Path, verify: bool = True) -> CustomerData | None:
             notes=dict(meta.get("notes", {})),
         ),
     )
-    if verify and content_fingerprint(data) != data.meta.fingerprint:
+    if verify and data.content_fingerprint() != data.meta.fingerprint:
         log.warning("dataset cache entry %s does not match its fingerprint; rebuilding", directory)
         return None
     return data

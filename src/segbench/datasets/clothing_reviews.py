@@ -61,8 +61,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CustomerData, DatasetMeta
-from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.data.model import CustomerData
+from segbench.datasets.base import finish_dataset
+from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
 from segbench.errors import ConfigError, DataError
 
@@ -273,20 +274,15 @@ class ClothingReviewsDataset(CachedAdapter):
         ).astype("str")
         outcomes = customers[["rating", "recommended"]].copy()
         notes["empty_texts"] = int((texts["text"] == "").sum())
-        data = CustomerData(
-            customers=customers,
+        return finish_dataset(
+            self.name,
+            customers,
             texts=texts,
             sensitive=sensitive,
             outcomes=outcomes,
             demographic_columns=("age",),
-            meta=DatasetMeta(
-                name=self.name,
-                source=f"{SOURCE}; file {path.name}",
-                licence=LICENCE,
-                analysis_date=None,
-                cleaning=log.steps,
-                notes=notes,
-            ),
+            source=f"{SOURCE}; file {path.name}",
+            licence=LICENCE,
+            cleaning=log.steps,
+            notes=notes,
         )
-        data.meta.fingerprint = content_fingerprint(data)
-        return data

@@ -37,8 +37,9 @@ from typing import Any
 
 import pandas as pd
 
-from segbench.customer_data import CustomerData, DatasetMeta
-from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.data.model import CustomerData
+from segbench.datasets.base import finish_dataset
+from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
 from segbench.errors import DataError
 
@@ -155,18 +156,13 @@ class MallCustomersDataset(CachedAdapter):
             {"gender": customers["gender"].to_numpy(), "age_band": age_band(customers["age"])},
             index=index,
         ).astype("str")
-        data = CustomerData(
-            customers=customers,
+        return finish_dataset(
+            self.name,
+            customers,
             sensitive=sensitive,
             demographic_columns=("gender", "age", "annual_income_k", "spending_score"),
-            meta=DatasetMeta(
-                name=self.name,
-                source=f"{SOURCE}; file {path.name}",
-                licence=LICENCE,
-                analysis_date=None,
-                cleaning=log.steps,
-                notes=notes,
-            ),
+            source=f"{SOURCE}; file {path.name}",
+            licence=LICENCE,
+            cleaning=log.steps,
+            notes=notes,
         )
-        data.meta.fingerprint = content_fingerprint(data)
-        return data

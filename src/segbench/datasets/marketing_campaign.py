@@ -77,8 +77,9 @@ from typing import Any
 
 import pandas as pd
 
-from segbench.customer_data import CustomerData, DatasetMeta
-from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.data.model import CustomerData
+from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
 from segbench.errors import ConfigError, DataError
 
@@ -327,16 +328,7 @@ class MarketingCampaignDataset(CachedAdapter):
         return self._assemble(df, log, notes)
 
     def _assemble(self, df: pd.DataFrame, log: CleaningLog, notes: dict[str, Any]) -> CustomerData:
-        if self.analysis_date is not None:
-            try:
-                when = pd.Timestamp(self.analysis_date)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"dataset '{self.name}': analysis_date={self.analysis_date!r} is not a date "
-                    f"(expected YYYY-MM-DD): {exc}"
-                ) from None
-        else:
-            when = df["Dt_Customer"].max().normalize() + pd.Timedelta(days=1)
+        when = analysis_date(self.analysis_date, self.name, day_after(df["Dt_Customer"]))
         index = pd.Index(df["ID"].to_numpy(), name="customer_id", dtype="str")
         spend = df[list(SPEND_COLUMNS)].rename(columns=SPEND_COLUMNS)
         channels = df[list(CHANNEL_COLUMNS)].rename(columns=CHANNEL_COLUMNS)
@@ -382,22 +374,18 @@ class MarketingCampaignDataset(CachedAdapter):
             df["Dt_Customer"].min().date().isoformat(),
             df["Dt_Customer"].max().date().isoformat(),
         ]
-        data = CustomerData(
-            customers=customers,
+        return finish_dataset(
+            self.name,
+            customers,
             sensitive=sensitive,
             outcomes=outcomes,
             demographic_columns=DEMOGRAPHIC_COLUMNS,
-            meta=DatasetMeta(
-                name=self.name,
-                source=f"{SOURCE}; file {notes['source_file']}",
-                licence=LICENCE,
-                analysis_date=when,
-                cleaning=log.steps,
-                notes=notes,
-            ),
+            source=f"{SOURCE}; file {notes['source_file']}",
+            licence=LICENCE,
+            analysis_date=when,
+            cleaning=log.steps,
+            notes=notes,
         )
-        data.meta.fingerprint = content_fingerprint(data)
-        return data
 
 
 def _numeric(values: pd.Series, column: str, path: Path, allow_missing: bool) -> pd.Series:

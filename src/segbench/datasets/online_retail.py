@@ -16,7 +16,7 @@ bought (see *Texts*). ``demographic_columns`` is ``("country_group",)``: the cou
 only demographic and it is also a sensitive attribute, so the ``demographics`` block refuses it
 unless ``include_sensitive=true`` is asked for (a clear error, rather than silently nothing).
 
-Cleaning, in this order (each step is a :class:`~segbench.customer_data.CleaningStep`):
+Cleaning, in this order (each step is a :class:`~segbench.data.model.CleaningStep`):
 
 1. ``drop_missing_customer`` — lines without a CustomerID (cannot be attributed to anyone).
 2. ``drop_exact_duplicates`` — lines identical in all eight raw columns to an earlier line.
@@ -93,8 +93,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CustomerData, DatasetMeta
-from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.data.model import CustomerData
+from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import (
     CleaningLog,
     as_text,
@@ -104,7 +105,7 @@ from segbench.datasets.readers import (
     require_columns,
     resolve_path,
 )
-from segbench.errors import ConfigError, DataError
+from segbench.errors import DataError
 
 DEFAULT_FILE = "online_retail.csv.gz"
 SOURCE = (
@@ -386,35 +387,22 @@ class OnlineRetailDataset(CachedAdapter):
         sensitive = customers[["country", "country_group"]].copy()
 
         texts = purchase_texts(transactions, self.text_max_descriptions)
-        if self.analysis_date is not None:
-            try:
-                when = pd.Timestamp(self.analysis_date)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"dataset '{self.name}': analysis_date={self.analysis_date!r} is not a date "
-                    f"(expected YYYY-MM-DD): {exc}"
-                ) from None
-        else:
-            when = transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
+        when = analysis_date(self.analysis_date, self.name, day_after(transactions["timestamp"]))
         notes["first_invoice"] = transactions["timestamp"].min().isoformat()
         notes["last_invoice"] = transactions["timestamp"].max().isoformat()
-        data = CustomerData(
-            customers=customers,
+        return finish_dataset(
+            self.name,
+            customers,
             transactions=transactions,
             texts=texts,
             sensitive=sensitive,
             demographic_columns=("country_group",),
-            meta=DatasetMeta(
-                name=self.name,
-                source=f"{SOURCE}; file {notes['source_file']} ({notes['layout']} layout)",
-                licence=LICENCE,
-                analysis_date=when,
-                cleaning=log.steps,
-                notes=notes,
-            ),
+            source=f"{SOURCE}; file {notes['source_file']} ({notes['layout']} layout)",
+            licence=LICENCE,
+            analysis_date=when,
+            cleaning=log.steps,
+            notes=notes,
         )
-        data.meta.fingerprint = content_fingerprint(data)
-        return data
 
 
 def net_cancellations(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:

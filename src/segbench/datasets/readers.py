@@ -16,7 +16,7 @@ Handled cases:
 - a file that is not Parquet / not Excel although its name says so.
 
 The module also holds the two small helpers every adapter's cleaning uses: :class:`CleaningLog`,
-which records :class:`~segbench.customer_data.CleaningStep` values as rows are dropped, and
+which records :class:`~segbench.data.model.CleaningStep` values as rows are dropped, and
 :func:`age_band`, the shared age banding of the fairness audits.
 
 Provenance: written for segbench (issue 3, real dataset adapters); the checks follow the quirks
@@ -50,9 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CleaningStep
+from segbench.data.model import CleaningStep
+from segbench.data.paths import DATA_DIR_ENV, data_dir
 from segbench.errors import DataError
-from segbench.settings import DATA_DIR_ENV, data_dir
 
 #: Separators tried when guessing (in this order of preference on ties).
 CANDIDATE_SEPARATORS = (",", ";", "\t", "|")
@@ -72,7 +72,7 @@ AGE_BAND_EDGES = (18, 30, 40, 50, 60, 70)
 def resolve_path(path: str | os.PathLike[str] | None, default_name: str, dataset: str) -> Path:
     """The file a dataset adapter should read; :class:`DataError` if it does not exist.
 
-    ``path`` ``None`` (or empty) means ``default_name`` inside :func:`segbench.settings.data_dir`
+    ``path`` ``None`` (or empty) means ``default_name`` inside :func:`segbench.data.paths.data_dir`
     (the ``SEGBENCH_DATA_DIR`` setting).
     """
     if path is None or str(path).strip() == "":

@@ -1,7 +1,7 @@
 """The ``synthetic`` dataset: seeded customers with planted, documented segments.
 
 A research instrument, not filler. Six segments with known sizes and behaviour are planted;
-every part of :class:`~segbench.customer_data.CustomerData` is generated from them
+every part of :class:`~segbench.data.model.CustomerData` is generated from them
 (transactions, demographics, review texts, sensitive attributes, ground-truth labels and
 next-period outcomes), so external metrics (ARI/NMI), fairness audits and predictive
 segmentation all have a known truth to find. Everything is vectorised numpy (loops run over
@@ -99,7 +99,7 @@ Scale
 -----
 Measured on the 2-core development machine (shared with other jobs, so times vary) with
 the default parameters and ``n_customers=1_000_000``: 24–33 s wall time, of which about 10 s
-generate the frames and the rest is :func:`~segbench.customer_data.fingerprint_frames`
+generate the frames and the rest is :func:`~segbench.data.model.fingerprint_frames`
 (hashing the 6.7 million invoice-id strings dominates); peak resident memory 2.9 GB
 (1.6 GB before fingerprinting). The result holds 15.4 million transaction lines in
 608 MiB (about 41 bytes a line: categorical ids, product, description and channel, int32
@@ -124,8 +124,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segbench.customer_data import CustomerData, DatasetMeta, fingerprint_frames
-from segbench.datasets.base import DatasetAdapter
+from segbench.data.model import CustomerData
+from segbench.datasets.base import DatasetAdapter, day_after, finish_dataset
 from segbench.errors import ConfigError
 
 SEGMENTS: tuple[str, ...] = ("champions", "loyal", "new", "at_risk", "bargain_hunters", "lost")
@@ -790,7 +790,6 @@ class SyntheticDataset(DatasetAdapter):
         behaviour = self._behaviour(rng_cust, segment, n, span, noise)
         transactions, spend = self._transactions(rng_tx, segment, behaviour, ids, span)
         texts = self._texts(rng_text, segment, ids)
-        analysis_date = transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
         outcomes = self._outcomes(rng_out, segment, behaviour, spend, ids)
         labels = pd.Series(
             pd.Categorical.from_codes(segment, categories=list(SEGMENTS)),
@@ -799,15 +798,18 @@ class SyntheticDataset(DatasetAdapter):
         )
 
         sizes = {s: int(c) for s, c in zip(SEGMENTS, counts, strict=True)}
-        meta = DatasetMeta(
-            name="synthetic",
+        return finish_dataset(
+            "synthetic",
+            customers,
+            transactions=transactions,
+            texts=texts,
+            sensitive=sensitive,
+            labels=labels,
+            outcomes=outcomes,
+            demographic_columns=("age", "income", "gender", "region"),
             source="segbench synthetic generator",
             licence="CC0 (generated)",
-            fingerprint=fingerprint_frames(
-                customers, transactions, texts, sensitive, labels, outcomes
-            ),
-            analysis_date=analysis_date,
-            cleaning=[],
+            analysis_date=day_after(transactions["timestamp"]),
             notes={
                 "segment_sizes": sizes,
                 "segment_shares": dict(zip(SEGMENTS, shares.tolist(), strict=True)),
@@ -820,16 +822,6 @@ class SyntheticDataset(DatasetAdapter):
                 "n_transaction_lines": len(transactions),
                 "n_reviews": len(texts),
             },
-        )
-        return CustomerData(
-            customers=customers,
-            meta=meta,
-            transactions=transactions,
-            texts=texts,
-            sensitive=sensitive,
-            labels=labels,
-            outcomes=outcomes,
-            demographic_columns=("age", "income", "gender", "region"),
         )
 
     def _params(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Any CSV, Excel or Parquet file the user points at, with a column mapping in the config.
 
 The ``tabular`` adapter turns a user's own table into canonical
-:class:`~segbench.customer_data.CustomerData`. The config names which file columns play which
+:class:`~segbench.data.model.CustomerData`. The config names which file columns play which
 role; every named column must exist, else a :class:`~segbench.errors.DataError` names the
 missing ones and lists the columns the file has.
 
@@ -64,8 +64,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import TRANSACTION_COLUMNS, CustomerData, DatasetMeta
-from segbench.datasets.cache import CachedAdapter, content_fingerprint
+from segbench.data.model import TRANSACTION_COLUMNS, CustomerData
+from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import CleaningLog, read_table, require_columns
 from segbench.errors import ConfigError, DataError
 
@@ -431,36 +432,22 @@ class TabularDataset(CachedAdapter):
                 for column in frame_.columns:
                     if frame_[column].dtype == object:
                         frame_[column] = frame_[column].astype("str")
-        when = None
-        if self.analysis_date is not None:
-            try:
-                when = pd.Timestamp(self.analysis_date)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"dataset '{self.dataset_name}': analysis_date={self.analysis_date!r} is not "
-                    f"a date (expected YYYY-MM-DD): {exc}"
-                ) from None
-        elif transactions is not None:
-            when = transactions["timestamp"].max().normalize() + pd.Timedelta(days=1)
-        data = CustomerData(
-            customers=customers,
+        default = day_after(transactions["timestamp"]) if transactions is not None else None
+        return finish_dataset(
+            self.dataset_name,
+            customers,
             transactions=transactions,
             texts=texts,
             sensitive=sensitive,
             labels=labels,
             outcomes=outcomes,
             demographic_columns=tuple(roles["demographic"]),
-            meta=DatasetMeta(
-                name=self.dataset_name,
-                source=self.source or f"user-supplied file {path.name}",
-                licence=self.licence or "unknown (user-supplied data)",
-                analysis_date=when,
-                cleaning=log.steps,
-                notes={**notes, "customers_after_step": dict(log.customers)},
-            ),
+            source=self.source or f"user-supplied file {path.name}",
+            licence=self.licence or "unknown (user-supplied data)",
+            analysis_date=analysis_date(self.analysis_date, self.dataset_name, default),
+            cleaning=log.steps,
+            notes={**notes, "customers_after_step": dict(log.customers)},
         )
-        data.meta.fingerprint = content_fingerprint(data)
-        return data
 
 
 def _id_text(value: Any) -> str:

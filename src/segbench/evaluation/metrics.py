@@ -16,7 +16,8 @@ name                   meaning
 =====================  =========================================================
 
 Internal indices need at least two segments; with fewer they are absent (not zero) and
-the reason is returned in ``notes["metrics_skipped"]``.
+the reason is returned in ``notes["metrics_skipped"]``. Directions, families and ranges of
+these and every other metric: :mod:`segbench.evaluation.registry`.
 """
 
 from __future__ import annotations
@@ -30,61 +31,42 @@ from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
     normalized_mutual_info_score,
-    silhouette_score,
+    silhouette_samples,
 )
 
-#: Better direction of every metric ("max" or "min"); the leaderboard and tuning read it.
-DIRECTIONS = {
-    "silhouette": "max",
-    "davies_bouldin": "min",
-    "calinski_harabasz": "max",
-    "ari": "max",
-    "ami": "max",
-    "nmi": "max",
-    "bic": "min",
-    "aic": "min",
-    "inertia": "min",
-    "noise_fraction": "min",
-    "fit_seconds": "min",
-    "stability": "max",
-    # issue 7 (names documented in segbench.assignment_methods, .predictive, .temporal)
-    "assign.agreement": "max",
-    "assign.agreement_ari": "max",
-    "assign.train_agreement": "max",
-    "predictive.spend.r2_segments": "max",
-    "predictive.spend.r2_model": "max",
-    "predictive.spend.r2_log_segments": "max",
-    "predictive.spend.r2_log_model": "max",
-    "predictive.spend.mae_segments": "min",
-    "predictive.spend.mae_model": "min",
-    "predictive.churn.auc_segments": "max",
-    "predictive.churn.auc_model": "max",
-    "predictive.response.auc_segments": "max",
-    "predictive.response.auc_model": "max",
-    "predictive.response.max_lift": "max",
-    "temporal.stability": "max",
-    "temporal.mean_share_tvd": "min",
-    "temporal.drift_windows": "min",
-    "temporal.online.ari_vs_refit": "max",
-    "temporal.online.ari_vs_refit_same_features": "max",
-    "temporal.online.inertia_ratio": "min",
-    "temporal.online.update_seconds_mean": "min",
-    "temporal.online.refit_seconds": "min",
-}
+from segbench.data.sampling import sample_rows
+
+
+def silhouette_sample(
+    X: np.ndarray, labels: np.ndarray, sample_size: int, seed: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The customers the silhouette is computed on, and each one's silhouette.
+
+    Non-noise customers; above ``sample_size`` of them a seeded sample of that size
+    (:func:`segbench.data.sampling.sample_rows`). Returns ``(row positions, silhouettes)``,
+    or ``None`` when fewer than two segments are left. The logged ``silhouette`` is the mean
+    of these values, and the fairness silhouette gap compares them by group.
+    """
+    labels = np.asarray(labels)
+    rows = np.flatnonzero(labels != -1)
+    picked = sample_rows(len(rows), sample_size, seed)
+    if picked is not None:
+        rows = rows[picked]
+    if len(np.unique(labels[rows])) < 2:
+        return None
+    return rows, silhouette_samples(X[rows], labels[rows])
 
 
 def sampled_silhouette(
     X: np.ndarray, labels: np.ndarray, sample_size: int, seed: int
 ) -> tuple[float, int]:
-    """Silhouette on at most ``sample_size`` points (seeded); returns (value, points used)."""
-    n = len(labels)
-    if n > sample_size:
-        rng = np.random.default_rng(seed)
-        idx = rng.choice(n, size=sample_size, replace=False)
-        X, labels = X[idx], labels[idx]
-    if len(np.unique(labels)) < 2:
-        return float("nan"), len(labels)
-    return float(silhouette_score(X, labels)), len(labels)
+    """Mean silhouette on at most ``sample_size`` non-noise points (seeded); returns
+    ``(value, points used)``, the value NaN with fewer than two segments."""
+    sample = silhouette_sample(X, labels, sample_size, seed)
+    if sample is None:
+        labels = np.asarray(labels)
+        return float("nan"), min(int((labels != -1).sum()), sample_size)
+    return float(np.mean(sample[1])), len(sample[0])
 
 
 def evaluate(
@@ -94,8 +76,13 @@ def evaluate(
     model: Any = None,
     silhouette_sample_size: int = 10_000,
     seed: int = 0,
+    silhouettes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """All metrics of a segmentation; returns ``(metrics, notes)``."""
+    """All metrics of a segmentation; returns ``(metrics, notes)``.
+
+    ``silhouettes``: the result of :func:`silhouette_sample` when the caller already has it
+    (it is computed here otherwise).
+    """
     labels = np.asarray(labels)
     noise = labels == -1
     segments = np.unique(labels[~noise])
@@ -106,9 +93,13 @@ def evaluate(
     notes: dict[str, str] = {}
     if len(segments) >= 2:
         Xc, lc = X[~noise], labels[~noise]
-        value, used = sampled_silhouette(Xc, lc, silhouette_sample_size, seed)
-        if np.isfinite(value):
-            metrics["silhouette"] = value
+        if silhouettes is None:
+            silhouettes = silhouette_sample(X, labels, silhouette_sample_size, seed)
+        if silhouettes is not None:
+            metrics["silhouette"] = float(np.mean(silhouettes[1]))
+        used = (
+            len(silhouettes[0]) if silhouettes is not None else min(len(lc), silhouette_sample_size)
+        )
         metrics["silhouette_sample_size"] = float(used)
         metrics["davies_bouldin"] = float(davies_bouldin_score(Xc, lc))
         metrics["calinski_harabasz"] = float(calinski_harabasz_score(Xc, lc))

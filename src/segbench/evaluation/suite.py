@@ -1,35 +1,64 @@
-"""Every metric of a fitted segmentation, as configured: the one scoring function that a run
-and each tuning trial call, so a tuning objective can be any logged metric.
+"""Every metric of a fitted segmentation, as configured: the one scorer that a run and each
+tuning trial call, so a tuning objective can be any logged metric.
+
+>>> import numpy as np, pandas as pd
+>>> from segbench.algorithms import Segmentation
+>>> from segbench.data import CustomerData, DatasetMeta
+>>> from segbench.features import FeatureMatrix
+>>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+>>> ids = pd.Index(list("abcd"), name="customer_id")
+>>> data = CustomerData(customers=pd.DataFrame(index=ids), meta=DatasetMeta(name="toy"))
+>>> features = FeatureMatrix(X, ids, ["x"], {"toy": ["x"]})
+>>> metrics, notes = Scorer()(features, data, Segmentation(None, np.array([0, 0, 1, 1]), 0.0))
+>>> round(metrics["silhouette"], 3), metrics["n_segments"]
+(0.98, 2.0)
 """
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from dataclasses import dataclass, field
 
 from segbench.algorithms import Segmentation
-from segbench.customer_data import CustomerData
-from segbench.evaluation.metrics import evaluate
+from segbench.data.model import CustomerData
+from segbench.evaluation.metrics import evaluate, silhouette_sample
 from segbench.fairness.scoring import fairness_scores
 from segbench.features import FeatureMatrix
+from segbench.settings import EvaluationSettings, FairnessSettings
 
 
-def score(
-    cfg: DictConfig, features: FeatureMatrix, data: CustomerData, seg: Segmentation
-) -> tuple[dict[str, float], dict[str, str]]:
-    """Metrics and notes of ``seg`` (internal, external when labels exist, model-specific,
-    and ``fairness.<attribute>.<metric>`` per audited sensitive attribute, see
-    :mod:`segbench.fairness.scoring`)."""
-    truth = None
-    if data.labels is not None and cfg.evaluation.get("external", True):
-        truth = data.labels.reindex(features.index).astype(str).to_numpy()
-    metrics, notes = evaluate(
-        features.X,
-        seg.labels,
-        truth=truth,
-        model=seg.estimator,
-        silhouette_sample_size=cfg.evaluation.silhouette_sample_size,
-        seed=cfg.seed,
-    )
-    metrics["fit_seconds"] = seg.fit_seconds
-    metrics.update(fairness_scores(cfg, features.X, features.index, data, seg.labels))
-    return metrics, notes
+@dataclass(frozen=True)
+class Scorer:
+    """Scores segmentations with the run's evaluation and fairness settings and seed.
+
+    Calling it gives ``(metrics, notes)``: internal indices, external ones when the data has
+    labels, model-specific ones, ``fit_seconds``, and ``fairness.<attribute>.<metric>`` per
+    audited sensitive attribute (:mod:`segbench.fairness.scoring`).
+    """
+
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    fairness: FairnessSettings = field(default_factory=FairnessSettings)
+    seed: int = 0
+
+    def __call__(
+        self, features: FeatureMatrix, data: CustomerData, seg: Segmentation
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        truth = None
+        if data.labels is not None and self.evaluation.external:
+            truth = data.labels.reindex(features.index).astype(str).to_numpy()
+        silhouettes = silhouette_sample(
+            features.X, seg.labels, self.evaluation.silhouette_sample_size, self.seed
+        )
+        metrics, notes = evaluate(
+            features.X,
+            seg.labels,
+            truth=truth,
+            model=seg.estimator,
+            silhouette_sample_size=self.evaluation.silhouette_sample_size,
+            seed=self.seed,
+            silhouettes=silhouettes,
+        )
+        metrics["fit_seconds"] = seg.fit_seconds
+        metrics.update(
+            fairness_scores(self.fairness, data, features.index, seg.labels, silhouettes)
+        )
+        return metrics, notes

@@ -1,16 +1,18 @@
-"""Responsible segmentation: fairness metrics, the proxy audit and the fairness scores of a run.
+"""Responsible segmentation: fairness metrics, the proxy audit, fair clustering.
 
 - :mod:`segbench.fairness.metrics` — ``balance``, ``dp_difference``, ``silhouette_gap``,
   ``distribution_distance`` and the per-segment × per-group table (formulas, references).
-- :mod:`segbench.fairness.proxy` — can the clustering features predict a sensitive attribute?
 - :mod:`segbench.fairness.scoring` — the configured metrics of a segmentation, called by
-  :func:`segbench.evaluation.suite.score` (so they are tuning objectives).
-- :mod:`segbench.fairness.report` — everything a run logs about fairness, privacy and
-  transparency (:func:`log_responsibility`).
+  :class:`segbench.evaluation.suite.Scorer` (so they are tuning objectives).
+- :mod:`segbench.fairness.proxy` — can the clustering features predict a sensitive attribute?
+- :mod:`segbench.fairness.fair_kmeans` — k-means with a balance constraint (Bera et al. 2019).
+
+What a run reports about fairness (tables, proxy audit, card) is assembled in
+:mod:`segbench.reporting.responsibility`.
 """
 
 from segbench.fairness.metrics import (
-    FAIRNESS_DIRECTIONS,
+    FAIRNESS_METRICS,
     balance,
     distribution_distance,
     dp_difference,
@@ -22,7 +24,7 @@ from segbench.fairness.proxy import ProxyAudit, proxy_audit
 from segbench.fairness.scoring import fairness_scores, resolve_attributes, sensitive_frame
 
 __all__ = [
-    "FAIRNESS_DIRECTIONS",
+    "FAIRNESS_METRICS",
     "ProxyAudit",
     "balance",
     "distribution_distance",

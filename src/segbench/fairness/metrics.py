@@ -50,15 +50,12 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, mean_prediction, selection_rate
 
+from segbench.data.disclosure import small_cells
 from segbench.errors import DataError
 
-#: Metric names per attribute (logged as ``fairness.<attribute>.<metric>``) and direction.
-FAIRNESS_DIRECTIONS = {
-    "balance": "max",
-    "dp_difference": "min",
-    "silhouette_gap": "min",
-    "distribution_distance": "min",
-}
+#: Metric names per attribute, logged as ``fairness.<attribute>.<metric>`` (directions and
+#: ranges: :mod:`segbench.evaluation.registry`).
+FAIRNESS_METRICS = ("balance", "dp_difference", "silhouette_gap", "distribution_distance")
 #: Columns of :func:`group_table`.
 GROUP_TABLE_COLUMNS = (
     "segment",
@@ -210,13 +207,13 @@ def fairness_metrics(
 
 
 def group_table(
-    labels: np.ndarray, groups: pd.Series | np.ndarray, k_anonymity: int = 0
+    labels: np.ndarray, groups: pd.Series | np.ndarray, min_cell_size: int = 0
 ) -> pd.DataFrame:
     """Per-segment × per-group table, one row per (segment, group) pair.
 
     Columns: ``count`` ``n_ka``; ``segment_share`` ``p(a|k)``; ``group_share`` ``q(k|a)``;
-    ``population_share`` ``r_a``; ``representation`` ``ρ_ka``. With ``k_anonymity`` > 0, cells
-    that describe fewer than ``k_anonymity`` customers are suppressed (missing), with the
+    ``population_share`` ``r_a``; ``representation`` ``ρ_ka``. With ``min_cell_size`` > 0, cells
+    that describe fewer than ``min_cell_size`` customers are suppressed (missing), with the
     complementary cells that would give them away (:func:`suppress_cells`).
 
     >>> group_table([0, 0, 1], ["f", "m", "f"])[["segment", "group", "count"]].values.tolist()
@@ -236,29 +233,30 @@ def group_table(
     long["representation"] = representation(counts).stack().to_numpy(dtype=float)
     long = long[list(GROUP_TABLE_COLUMNS)]
     long["count"] = long["count"].astype("Int64")
-    return suppress_cells(long, k_anonymity)
+    return suppress_cells(long, min_cell_size)
 
 
-def suppress_cells(table: pd.DataFrame, k_anonymity: int) -> pd.DataFrame:
-    """k-anonymise a :func:`group_table` (adds the boolean column ``suppressed``).
+def suppress_cells(table: pd.DataFrame, min_cell_size: int) -> pd.DataFrame:
+    """Small-cell suppression of a :func:`group_table` (adds the boolean column ``suppressed``).
 
-    1. *Primary suppression*: every figure of a cell with ``0 < count < k`` is blanked, and the
-       ``population_share`` of a group with fewer than k customers in all.
+    1. *Primary suppression*: every figure of a small cell (more than 0 and fewer than
+       ``min_cell_size`` customers, :func:`segbench.data.disclosure.small_cells`) is blanked,
+       and the ``population_share`` of a group with fewer than ``min_cell_size`` in all.
     2. *Secondary suppression* (complementary cells; Cox 1980, *Suppression methodology and
        statistical disclosure control*, JASA 75): segment sizes and group totals are published
        (in the profiles, and by the population shares), so a segment or a group with exactly
        one blanked cell would give it away by subtraction. While some segment or group has
        exactly one, its smallest published cell is blanked too (possibly a zero).
 
-    A blanked cell reads "fewer than k or complementary", never its value.
+    A blanked cell reads "fewer than the minimum or complementary", never its value.
     """
-    if k_anonymity <= 0 or table.empty:
+    if min_cell_size <= 0 or table.empty:
         return table
     out = table.copy()
     count = out["count"].astype("Int64").fillna(0).to_numpy(dtype=np.int64)
-    hidden = (count > 0) & (count < k_anonymity)
+    hidden = small_cells(count, min_cell_size)
     totals = out.groupby("group", sort=False)["count"].transform("sum").to_numpy(dtype=np.int64)
-    small_group = totals < k_anonymity
+    small_group = small_cells(totals, min_cell_size)
     lines = [out["segment"].to_numpy(), out["group"].astype(str).to_numpy()]
     changed = True
     while changed:

@@ -1,30 +1,26 @@
-"""The fairness metrics of a fitted segmentation, as configured (config group ``fairness/``).
+"""The fairness metrics of a fitted segmentation, as configured (``fairness`` settings).
 
-:func:`fairness_scores` is what :func:`segbench.evaluation.suite.score` calls, so every
+:func:`fairness_scores` is what :class:`segbench.evaluation.suite.Scorer` calls, so every
 ``fairness.<attribute>.<metric>`` is a metric of runs *and* of tuning trials (a tuning
 objective such as ``fairness.gender.balance:max``). Metrics and their formulas:
 :mod:`segbench.fairness.metrics`.
 
-Config (``conf/fairness/default.yaml``): ``attributes`` — the sensitive attributes to audit;
-``null`` means every column of the dataset's ``sensitive`` part (none when it has none, so
-fairness is on by default exactly where there is something to audit); an explicit list must
-name columns of that part. ``silhouette_gap`` — compute the per-group silhouette gap (it needs
-per-customer silhouettes on the main silhouette's sample, about as costly again as the main
-silhouette).
+Settings (:class:`segbench.settings.FairnessSettings`): ``attributes`` — the sensitive
+attributes to audit; ``null`` means every column of the dataset's ``sensitive`` part (none
+when it has none, so fairness is on by default exactly where there is something to audit);
+an explicit list must name columns of that part. ``silhouette_gap`` — the per-group
+silhouette gap, from the per-customer silhouettes of the main silhouette's sample.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import numpy as np
 import pandas as pd
-from sklearn.metrics import silhouette_samples
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError
 from segbench.fairness.metrics import fairness_metrics
+from segbench.settings import FairnessSettings
 
 
 def sensitive_frame(data: CustomerData, index: pd.Index) -> pd.DataFrame | None:
@@ -34,15 +30,12 @@ def sensitive_frame(data: CustomerData, index: pd.Index) -> pd.DataFrame | None:
     return data.sensitive.reindex(index)
 
 
-def resolve_attributes(fairness_cfg: Mapping[str, Any] | None, data: CustomerData) -> list[str]:
-    """The attributes to audit: the configured list, or every sensitive column when null."""
+def resolve_attributes(attributes: list[str] | None, data: CustomerData) -> list[str]:
+    """The attributes to audit: ``attributes``, or every sensitive column when ``None``."""
     available = [] if data.sensitive is None else [str(c) for c in data.sensitive.columns]
-    if fairness_cfg is None:
-        return []
-    wanted = fairness_cfg.get("attributes")
-    if wanted is None:
+    if attributes is None:
         return available
-    wanted = [str(a) for a in wanted]
+    wanted = [str(a) for a in attributes]
     unknown = [a for a in wanted if a not in available]
     if unknown:
         raise ConfigError(
@@ -53,49 +46,23 @@ def resolve_attributes(fairness_cfg: Mapping[str, Any] | None, data: CustomerDat
     return wanted
 
 
-def silhouette_sample(
-    X: np.ndarray, labels: np.ndarray, sample_size: int, seed: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Row positions and per-customer silhouettes of the main silhouette's sample.
-
-    Draws exactly the sample of :func:`segbench.evaluation.metrics.sampled_silhouette`
-    (non-noise customers; above ``sample_size`` a seeded ``default_rng(seed).choice`` of that
-    size), so the mean of the returned silhouettes is the logged ``silhouette``.
-    """
-    labels = np.asarray(labels)
-    rows = np.flatnonzero(labels != -1)
-    if len(np.unique(labels[rows])) < 2:
-        return None
-    if len(rows) > sample_size:
-        rng = np.random.default_rng(seed)
-        rows = rows[rng.choice(len(rows), size=sample_size, replace=False)]
-    if len(np.unique(labels[rows])) < 2:
-        return None
-    return rows, silhouette_samples(X[rows], labels[rows])
-
-
 def fairness_scores(
-    cfg: Mapping[str, Any],
-    X: np.ndarray,
-    index: pd.Index,
+    settings: FairnessSettings,
     data: CustomerData,
+    index: pd.Index,
     labels: np.ndarray,
+    silhouettes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, float]:
-    """``fairness.<attribute>.<metric>`` for every configured attribute (empty when none)."""
-    fairness_cfg = cfg.get("fairness")
-    attributes = resolve_attributes(fairness_cfg, data)
+    """``fairness.<attribute>.<metric>`` for every configured attribute (empty when none).
+
+    ``silhouettes``: ``(row positions, silhouettes)`` of the main silhouette's sample
+    (:func:`segbench.evaluation.metrics.silhouette_sample`), for the silhouette gap.
+    """
+    attributes = resolve_attributes(settings.attributes, data)
     sensitive = sensitive_frame(data, index)
     if not attributes or sensitive is None:
         return {}
-    sample = None
-    if fairness_cfg.get("silhouette_gap", True):
-        evaluation = cfg.get("evaluation") or {}
-        sample = silhouette_sample(
-            X,
-            labels,
-            int(evaluation.get("silhouette_sample_size", 10_000)),
-            int(cfg.get("seed", 0)),
-        )
+    sample = silhouettes if settings.silhouette_gap else None
     out: dict[str, float] = {}
     for attribute in attributes:
         groups = sensitive[attribute]

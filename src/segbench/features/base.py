@@ -1,22 +1,27 @@
 """The feature-block contract.
 
-A block turns :class:`~segbench.customer_data.CustomerData` into numeric columns, one row per
-customer, following scikit-learn's fit/transform contract (parameters in ``__init__``, no work
-there, learned state in attributes ending in ``_``). Blocks return *unscaled* numbers; scaling,
-block weighting and reduction are the preprocessing stage's job
-(:mod:`segbench.features.compose`).
+A block turns :class:`~segbench.data.model.CustomerData` into numeric columns, one row per
+customer, following scikit-learn's estimator contract (parameters in ``__init__``, no work
+there, learned state in attributes ending in ``_``; ``get_params``, ``clone`` and parameter
+validation through ``_parameter_constraints`` come from :class:`sklearn.base.BaseEstimator`).
+Blocks return *unscaled* numbers; scaling, block weighting and reduction are the
+preprocessing stage's job (:mod:`segbench.features.compose`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from numbers import Real
+from typing import ClassVar
 
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 
 
-class FeatureBlock(ABC):
+class FeatureBlock(BaseEstimator, ABC):
     """Base class of feature blocks.
 
     Parameters
@@ -29,6 +34,7 @@ class FeatureBlock(ABC):
 
     #: Parts of :class:`CustomerData` the block reads; see :meth:`missing_part`.
     requires: tuple[str, ...] = ()
+    _parameter_constraints: ClassVar[dict] = {"weight": [Interval(Real, 0, None, closed="left")]}
 
     def __init__(self, weight: float = 1.0) -> None:
         self.weight = weight
@@ -65,6 +71,3 @@ class FeatureBlock(ABC):
         """
         features = self.fit_transform(data) if fit else self.transform(data)
         return features, self.profile(data)
-
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_")}

@@ -25,7 +25,7 @@ channel where the data has channels".
 Example
 -------
 >>> import pandas as pd
->>> from segbench.customer_data import CustomerData, DatasetMeta
+>>> from segbench.data.model import CustomerData, DatasetMeta
 >>> customers = pd.DataFrame(
 ...     {"n_purchases_web": [3, 0], "n_purchases_store": [1, 4], "n_purchases_deals": [2, 0]},
 ...     index=pd.Index(["a", "b"], name="customer_id"))
@@ -37,11 +37,13 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import StrOptions
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError, DataError
 from segbench.features.base import FeatureBlock
 
@@ -67,6 +69,13 @@ class ChannelsBlock(FeatureBlock):
     unknown_values
         Transaction channel values that mean "unknown" (compared lower-cased and stripped).
     """
+
+    _parameter_constraints: ClassVar[dict] = {
+        **FeatureBlock._parameter_constraints,
+        "unit": [StrOptions(set(UNITS))],
+        "exclude": ["array-like"],
+        "unknown_values": ["array-like"],
+    }
 
     def __init__(
         self,

@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import RobustScaler, StandardScaler
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError, DataError
 from segbench.features.base import FeatureBlock
 
@@ -132,6 +132,20 @@ class FeaturePipeline:
         self.reduce = reduce
         self.n_components = n_components
         self.seed = seed
+
+    def unfitted(self) -> FeaturePipeline:
+        """A copy with the same blocks and options and no fitted state (``sklearn.clone``
+        of each block), to fit on other data: a time window, a training split."""
+        from sklearn.base import clone
+
+        return FeaturePipeline(
+            {name: clone(block) for name, block in self.blocks.items()},
+            scaler=self.scaler,
+            block_weighting=self.block_weighting,
+            reduce=self.reduce,
+            n_components=self.n_components,
+            seed=self.seed,
+        )
 
     def _validate(self) -> None:
         if self.scaler not in SCALERS:

@@ -9,10 +9,12 @@ median learned in :meth:`fit`.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.errors import DataError
 from segbench.features.base import FeatureBlock
 
@@ -29,6 +31,11 @@ class DemographicsBlock(FeatureBlock):
     """
 
     requires = ("demographics",)
+
+    _parameter_constraints: ClassVar[dict] = {
+        **FeatureBlock._parameter_constraints,
+        "include_sensitive": ["boolean"],
+    }
 
     def __init__(self, weight: float = 1.0, include_sensitive: bool = False):
         super().__init__(weight)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from segbench.data.paths import cache_dir
 from segbench.errors import ConfigError
-from segbench.settings import cache_dir
 
 PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 _CHUNK = 900  # SQLite's bound-parameter limit is 999 on old builds

@@ -17,10 +17,12 @@ Example
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.features.base import FeatureBlock
 
 RFM_COLUMNS = ("recency", "frequency", "monetary")
@@ -84,6 +86,12 @@ class RFMBlock(FeatureBlock):
     """
 
     requires = ("transactions",)
+
+    _parameter_constraints: ClassVar[dict] = {
+        **FeatureBlock._parameter_constraints,
+        "log_transform": ["boolean"],
+        "extended": ["boolean"],
+    }
 
     def __init__(self, weight: float = 1.0, log_transform: bool = True, extended: bool = False):
         super().__init__(weight)

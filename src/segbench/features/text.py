@@ -11,13 +11,17 @@ concatenated texts reduced by truncated SVD.
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from segbench.customer_data import CustomerData
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError
 from segbench.features.base import FeatureBlock
 from segbench.features.embeddings import Embedder
@@ -52,6 +56,16 @@ class TextBlock(FeatureBlock):
     """
 
     requires = ("texts",)
+    _parameter_constraints: ClassVar[dict] = {
+        **FeatureBlock._parameter_constraints,
+        "method": [StrOptions(set(METHODS))],
+        "model": [str],
+        "pca_components": [Interval(Integral, 1, None, closed="left"), None],
+        "svd_components": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cache_dir": [str, None],
+        "progress": ["boolean"],
+    }
 
     def __init__(
         self,

@@ -12,10 +12,9 @@ For each (dataset, feature expression) one table, one row per algorithm:
 2. When an algorithm ran in several configurations (a grid of hyperparameters) the row shows
    the best one by the *selection metric* (``select``, default silhouette), and names the
    params that distinguish it.
-3. Each metric ranks the rows in its better direction
-   (:data:`segbench.evaluation.metrics.DIRECTIONS`; ``fairness.<attr>.balance`` is higher-is-
-   better): rank 1 is best, ties share the average rank (as in Demšar 2006, "Statistical
-   comparisons of classifiers over multiple data sets"). A row without the metric (e.g. no
+3. Each metric ranks the rows in its better direction (:mod:`segbench.evaluation.registry`):
+   rank 1 is best, ties share the average rank (as in Demšar 2006, "Statistical comparisons
+   of classifiers over multiple data sets"). A row without the metric (e.g. no
    silhouette because fewer than two segments were found) ranks below every row that has
    it; its value stays missing, never zero. A metric no row has is left out of the table.
    Beside them, unranked context: ``segments`` and ``noise`` (means of ``n_segments`` and
@@ -40,8 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from segbench.errors import ConfigError
-from segbench.evaluation.metrics import DIRECTIONS
+from segbench.evaluation.registry import direction
 from segbench.leaderboard.store import defining_params
 
 #: Quality metrics shown and ranked, in this order, when present.
@@ -53,18 +51,6 @@ COST = ("fit_seconds",)
 CONTEXT = {"n_segments": "segments", "noise_fraction": "noise"}
 FAIRNESS_BALANCE = re.compile(r"^fairness\.(?P<attr>.+)\.balance$")
 FINISHED = "FINISHED"
-
-
-def direction(metric: str) -> str:
-    """``"max"`` or ``"min"``: the better direction of ``metric``."""
-    if metric in DIRECTIONS:
-        return DIRECTIONS[metric]
-    if FAIRNESS_BALANCE.match(metric):
-        return "max"
-    raise ConfigError(
-        f"metric {metric!r} has no known direction; known: {', '.join(sorted(DIRECTIONS))} "
-        "and fairness.<attribute>.balance"
-    )
 
 
 def headline_metrics(columns: list[str] | pd.Index) -> list[str]:

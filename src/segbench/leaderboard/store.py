@@ -9,10 +9,10 @@ left behind. One row per *job run*; left out are
   parent, or that is tagged as a trial (``segbench.role=trial`` or any ``segbench.role``
   other than ``job``, or a ``segbench.trial_number`` tag; see :mod:`segbench.tuning.trial_runs`);
 - earlier runs of the same configuration: when several runs share every param that defines
-  what they compute (:func:`defining_params`: not ``tracking.*``, not the results of tuning
-  ``best.*``, not display-only flags, not the settings of a switched-off section), the latest
-  (by start time) is kept, so re-running a study, or part of it, replaces its earlier runs
-  instead of double-counting them.
+  what they compute (:func:`defining_params`: the settings of
+  :func:`segbench.settings.identity.defining`, without the results a tuned run logs as
+  ``best.*`` params), the latest (by start time) is kept, so re-running a study, or part of
+  it, replaces its earlier runs instead of double-counting them.
 
 Columns of the frame: ``run_id, experiment_id, experiment, run_name, status, start_time,
 end_time, parent_run_id, error`` (the ``segbench.error`` tag of a FAILED run), then
@@ -36,13 +36,12 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from segbench.errors import ConfigError
+from segbench.settings.identity import defining
 from segbench.tracking.mlflow_run import resolve_uri, retry_locked
 
 SWEEP_ROLE = "sweep"
-#: Params that do not define what a run computes (left out of its identity): where it is
-#: logged, and the hyperparameters a tuned run found (``best.*``, a result).
-IGNORED_PARAMS = ("tracking.", "best.")
-IGNORED_PARAM_SUFFIXES = (".progress", ".cache_dir")
+#: Params a tuned run logs that are results, not settings: the hyperparameters it found.
+RESULT_PARAMS = ("best.",)
 BASE_COLUMNS = [
     "run_id",
     "experiment_id",
@@ -108,24 +107,9 @@ def is_trial(run: Run, sweep_parents: set[str]) -> bool:
 
 
 def defining_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The params that define what a run computes.
-
-    Left out: ``tracking.*``, tuning results ``best.*``, display-only flags, and the settings
-    of a switched-off section (every ``X.*`` when ``X.enabled`` is false; the flag itself
-    stays): an option of a step that did not run cannot change a metric.
-    """
-    off = tuple(
-        k[: -len("enabled")]
-        for k, v in params.items()
-        if k.endswith(".enabled") and str(v).lower() == "false"
-    )
-    return {
-        k: str(v)
-        for k, v in params.items()
-        if not k.startswith(IGNORED_PARAMS)
-        and not k.endswith(IGNORED_PARAM_SUFFIXES)
-        and (not k.startswith(off) or k.endswith(".enabled"))
-    }
+    """The params that define what a run computes (:func:`segbench.settings.identity.defining`
+    of its settings; result params such as ``best.*`` left out)."""
+    return defining({k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)})
 
 
 def identity(params: Mapping[str, str]) -> str:

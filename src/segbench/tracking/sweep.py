@@ -18,6 +18,8 @@ from hydra.experimental.callback import Callback
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
+from segbench.settings import TrackingSettings
+from segbench.settings.base import coerce
 from segbench.tracking.mlflow_run import ensure_experiment, resolve_uri, retry_locked
 
 PARENT_FILE = "mlflow_parent_run_id"
@@ -33,8 +35,9 @@ class SweepCallback(Callback):
     """Parent MLflow run for a Hydra multirun (see module docstring)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        uri = resolve_uri(config.tracking.uri)
-        experiment_id = ensure_experiment(uri, config.tracking.experiment)
+        tracking = coerce(TrackingSettings, config.tracking, "tracking")
+        uri = resolve_uri(tracking.uri)
+        experiment_id = ensure_experiment(uri, tracking.experiment)
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         overrides = " ".join(config.hydra.overrides.task)
@@ -52,7 +55,7 @@ class SweepCallback(Callback):
         (sweep_dir / PARENT_FILE).write_text(run.info.run_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        uri = resolve_uri(config.tracking.uri)
+        uri = resolve_uri(coerce(TrackingSettings, config.tracking, "tracking").uri)
         parent = sweep_parent_run_id(config.hydra.sweep.dir)
         if parent is None:
             return

@@ -1,16 +1,18 @@
-"""Hyperparameter tuning with Optuna inside one run (``tune=optuna``, DESIGN.md §9).
+"""Hyperparameter tuning with Optuna inside one run (``tune=optuna``).
 
 ``python -m segbench algo=hdbscan tune=optuna tune.n_trials=50`` runs a study over the
 algorithm's ``search_space`` (plus ``tune.search_space`` for feature values); each trial is a
 nested MLflow run; the selected trial is refit and logged as the run's result. Hydra multirun
 stays the grid of experiment factors; Optuna tunes inside each job. Options:
-``conf/tune/optuna.yaml``.
+:class:`segbench.settings.TuneSettings`.
 
-Modules: :mod:`~segbench.tuning.space` (search spaces), :mod:`~segbench.tuning.objectives`
-(objectives, feasibility, the multi-objective trade-off), :mod:`~segbench.tuning.study`
-(storage, study name, samplers, budget), :mod:`~segbench.tuning.features` (features per
-trial), :mod:`~segbench.tuning.trial_runs` (MLflow child runs),
-:mod:`~segbench.tuning.reporting` (tables, plots), :mod:`~segbench.tuning.tuner` (the loop).
+Modules: :mod:`~segbench.tuning.spec` (what a study is about), :mod:`~segbench.tuning.space`
+(search spaces), :mod:`~segbench.tuning.objectives` (objectives, feasibility, the
+multi-objective trade-off), :mod:`~segbench.tuning.study` (storage, study name, samplers,
+budget), :mod:`~segbench.tuning.features` (features per trial), :mod:`~segbench.tuning.trials`
+(one trial, progress), :mod:`~segbench.tuning.trial_runs` (MLflow child runs),
+:mod:`~segbench.tuning.reporting` (tables, plots), :mod:`~segbench.tuning.tuner` (the steps:
+prepare, open the study, optimise, refit, summarise).
 
 What the job's run gets (names are stable; the leaderboard may read them)
 -------------------------------------------------------------------------
@@ -48,14 +50,18 @@ carries user attributes ``metrics`` (all scored metrics), ``mlflow_run_id``, and
 ``infeasible`` or ``error`` with the reason.
 """
 
+from segbench.tuning.features import FeatureSpec
 from segbench.tuning.objectives import Objective, parse_objectives, select_trial
 from segbench.tuning.space import Param, SearchSpace
+from segbench.tuning.spec import StudySpec
 from segbench.tuning.tuner import Tuned, tune_segmentation
 
 __all__ = [
+    "FeatureSpec",
     "Objective",
     "Param",
     "SearchSpace",
+    "StudySpec",
     "Tuned",
     "parse_objectives",
     "select_trial",

@@ -1,9 +1,9 @@
 """Objectives of a study, the feasibility of a trial, and the trade-off picked from a front.
 
 Objectives are named metrics with a direction, ``"silhouette:max"`` or
-``"davies_bouldin:min"``; any metric that :func:`segbench.evaluation.suite.score` returns can
-be one (the direction may be left out for metrics listed in
-:data:`segbench.evaluation.metrics.DIRECTIONS`). Names are checked against what ``score``
+``"davies_bouldin:min"``; any metric that :class:`segbench.evaluation.suite.Scorer` returns can
+be one (the direction may be left out for metrics with one in
+:mod:`segbench.evaluation.registry`). Names are checked against what ``score``
 actually returned, never against a fixed list.
 
 A trial is *infeasible* (see :func:`infeasibility`) when it finds fewer than ``min_segments``
@@ -35,7 +35,7 @@ import numpy as np
 from optuna.trial import FrozenTrial
 
 from segbench.errors import ConfigError
-from segbench.evaluation.metrics import DIRECTIONS
+from segbench.evaluation.registry import lookup
 
 SELECTIONS = ("knee", "first", "weighted")
 _ALIASES = {"max": "max", "maximize": "max", "min": "min", "minimize": "min"}
@@ -61,7 +61,8 @@ class Objective:
 
 
 def parse_objectives(spec: str | Sequence[str]) -> list[Objective]:
-    """``["silhouette:max", "davies_bouldin"]`` → objectives (directions from ``DIRECTIONS``).
+    """``["silhouette:max", "davies_bouldin"]`` → objectives (default directions from the
+    registry, :mod:`segbench.evaluation.registry`).
 
     >>> [o.label for o in parse_objectives("silhouette:max,davies_bouldin")]
     ['silhouette:max', 'davies_bouldin:min']
@@ -80,8 +81,8 @@ def parse_objectives(spec: str | Sequence[str]) -> list[Objective]:
                     f"tune.objectives: direction {direction!r} of {name!r} must be max or min"
                 )
             direction = _ALIASES[direction.strip().lower()]
-        elif name in DIRECTIONS:
-            direction = DIRECTIONS[name]
+        elif (known := lookup(name)) is not None and known.direction is not None:
+            direction = known.direction
         else:
             raise ConfigError(
                 f"tune.objectives: give a direction for {name!r} ({name}:max or {name}:min); "

@@ -32,10 +32,11 @@ from typing import Any
 
 import numpy as np
 import optuna
-from omegaconf import DictConfig, OmegaConf
 
 from segbench.errors import ConfigError
 from segbench.features import parse_expression
+from segbench.settings import AlgoSettings, TuneSettings
+from segbench.tuning.features import FeatureSpec
 
 TYPES = ("int", "float", "categorical")
 KEYS = {
@@ -151,11 +152,17 @@ class SearchSpace:
     params: tuple[Param, ...]
 
     @classmethod
-    def from_config(cls, cfg: DictConfig) -> SearchSpace:
-        """The space of ``cfg``: ``algo.search_space`` plus ``tune.search_space``, validated."""
-        algo_space = _container(cfg.algo.get("search_space"))
-        params = [Param.from_spec(f"algo.{name}", spec) for name, spec in algo_space.items()]
-        for path, spec in _leaves(_container(cfg.tune.get("search_space"))):
+    def from_settings(
+        cls,
+        algo: AlgoSettings,
+        tune: TuneSettings,
+        features: FeatureSpec,
+    ) -> SearchSpace:
+        """The space of a run: ``algo.search_space`` plus ``tune.search_space``, validated
+        against the algorithm and the feature settings (``features``) it varies."""
+        params = [Param.from_spec(f"algo.{name}", spec) for name, spec in algo.search_space.items()]
+        used = parse_expression(features.expression, list(features.blocks))
+        for path, spec in _leaves(tune.search_space):
             root = path.split(".", 1)[0]
             if root == "algo":
                 raise ConfigError(
@@ -167,24 +174,22 @@ class SearchSpace:
                     f"tune.search_space.{path}: only {list(FEATURE_ROOTS)} values can be tuned "
                     "besides algo.search_space"
                 )
-            if OmegaConf.select(cfg, path, default=_MISSING) is _MISSING:
+            if features.value(path, _MISSING) is _MISSING:
                 raise ConfigError(
                     f"tune.search_space.{path}: the config has no value '{path}' to tune"
                 )
             if root == "blocks":
                 block = path.split(".")[1]
-                used = parse_expression(cfg.features, list(cfg.blocks))
                 if block not in used:
                     raise ConfigError(
                         f"tune.search_space.{path}: block '{block}' is not used by "
-                        f"features={cfg.features}"
+                        f"features={features.expression}"
                     )
             params.append(Param.from_spec(path, spec))
         if not params:
             raise ConfigError(
-                f"algorithm '{cfg.algo.get('name')}' has no search space: add "
-                "algo.search_space (e.g. '+algo.search_space.n_clusters={type:int,low:2,high:12}') "
-                "or tune.search_space"
+                f"algorithm '{algo.name}' has no search space: add algo.search_space (e.g. "
+                "'+algo.search_space.n_clusters={type:int,low:2,high:12}') or tune.search_space"
             )
         return cls(tuple(params))
 
@@ -208,9 +213,6 @@ class SearchSpace:
             )
         return {p.path: p.grid_values() for p in self.params}
 
-    def grid_size(self) -> int:
-        return int(np.prod([len(v) for v in self.grid().values()]))
-
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """One value per parameter from ``trial``, by path."""
         return {p.path: p.suggest(trial) for p in self.params}
@@ -232,14 +234,6 @@ class SearchSpace:
 
     def describe(self) -> str:
         return "; ".join(p.describe() for p in self.params)
-
-
-def _container(node: Any) -> dict[str, Any]:
-    if node is None:
-        return {}
-    if isinstance(node, DictConfig):
-        return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
-    return dict(node)
 
 
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Mapping[str, Any]]]:

@@ -6,14 +6,15 @@ Storage
     several processes given the same storage and study name share it (Optuna's RDB storage
     assigns trial numbers in the database, so none is lost or duplicated). A relative SQLite
     path resolves against the launch directory. Two workers creating the schema of a fresh
-    database at once race (``UNIQUE constraint failed: alembic_version``, DESIGN.md §14):
+    database at once race (``UNIQUE constraint failed: alembic_version``):
     :func:`open_storage` retries that, and the study is created with ``load_if_exists``.
 
 Study name
     ``tune.study_name``, default ``<experiment>.<dataset>.<features>.<algo>.<hash>`` where the
-    hash covers the setup the trials depend on (:func:`study_setup`: seed, data, feature and
-    preprocessing settings, algorithm, objectives; not the search space or tuning options,
-    so a widened space or a larger ``n_trials`` resumes the same study). A persistent
+    hash covers the setup the trials depend on (:attr:`StudySpec.setup`: the settings that
+    define a run's result, :func:`segbench.settings.identity.defining`, without the tuning
+    and analysis options and the data file's path, plus the objectives; so a widened space
+    or a larger ``n_trials`` resumes the same study). A persistent
     study remembers what it was created for (user attribute ``segbench.context``: dataset
     fingerprint, features, preprocessing, algorithm, objectives); resuming it with a different
     one is refused, because trials on other data or objectives are not comparable.
@@ -43,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import optuna
-from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.storages import BaseStorage
@@ -54,6 +54,7 @@ from segbench.errors import ConfigError, SegbenchError
 from segbench.tracking.mlflow_run import resolve_uri
 from segbench.tuning.objectives import Objective
 from segbench.tuning.space import SearchSpace
+from segbench.tuning.spec import StudySpec
 
 SAMPLERS = ("tpe", "random", "grid", "nsgaii")
 BUDGETS = ("study", "run")
@@ -119,52 +120,18 @@ def open_storage(url: str | None) -> BaseStorage | None:
     return _retry(make, f"cannot open tune.storage={redact(url)}")
 
 
-#: Config keys that do not change what a trial computes (left out of the setup hash).
-COSMETIC = {
-    "blocks": ("progress", "cache_dir", "batch_size"),
-    "dataset": ("cache",),
-    "algo": ("search_space", "n_jobs", "core_dist_n_jobs"),
-}
+def study_name(spec: StudySpec, objectives: Sequence[Objective]) -> str:
+    """``tune.study_name``, or ``<prefix>.<hash of the setup and the objectives>``.
 
-
-def study_setup(cfg: DictConfig, objectives: Sequence[Objective]) -> dict[str, Any]:
-    """What a study's trials depend on: the config without ``tune``/``tracking``/``hydra``
-    (unresolved, so environment-dependent paths do not matter), the blocks the features
-    use, the objectives; cosmetic keys (:data:`COSMETIC`) left out."""
-    tree = OmegaConf.to_container(cfg, resolve=False)
-    used = set(str(cfg.features).split("+"))
-    setup = {
-        k: v
-        for k, v in tree.items()
-        if k not in ("tune", "tracking", "hydra", "analysis", "blocks")
-    }
-    setup["blocks"] = {k: v for k, v in tree.get("blocks", {}).items() if k in used}
-    for section, keys in COSMETIC.items():
-        node = setup.get(section)
-        if section == "blocks" and isinstance(node, dict):
-            setup["blocks"] = {
-                name: {k: v for k, v in block.items() if k not in keys}
-                for name, block in node.items()
-            }
-        elif isinstance(node, dict):
-            setup[section] = {k: v for k, v in node.items() if k not in keys}
-    setup["objectives"] = [o.label for o in objectives]
-    return setup
-
-
-def default_study_name(cfg: DictConfig, objectives: Sequence[Objective]) -> str:
-    """``tune.study_name``, or ``<experiment>.<dataset>.<features>.<algo>.<setup hash>``.
-
-    The hash (8 hex digits of :func:`study_setup`) keeps studies of different setups apart
-    — e.g. the jobs of a multirun over seeds or preprocessing on one storage — while the
-    same command always gets the same name, so it resumes its study.
+    The hash (8 hex digits) keeps studies of different setups apart — e.g. the jobs of a
+    multirun over seeds or preprocessing on one storage — while the same command always gets
+    the same name, so it resumes its study.
     """
-    if cfg.tune.get("study_name"):
-        return str(cfg.tune.study_name)
-    text = json.dumps(study_setup(cfg, objectives), sort_keys=True, default=str)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    parts = (cfg.tracking.experiment, cfg.dataset.name, cfg.features, cfg.algo.get("name"))
-    return ".".join(str(part) for part in parts) + f".{digest}"
+    if spec.tune.study_name:
+        return spec.tune.study_name
+    setup = {**spec.setup, "objectives": [o.label for o in objectives]}
+    text = json.dumps(setup, sort_keys=True, default=str)
+    return f"{spec.prefix}.{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 def make_sampler(

@@ -1,0 +1,397 @@
+"""Analyses after the segmentation, in the run: one call from the experiment.
+
+:func:`run_analyses` is called by :func:`segbench.experiment.run_experiment` right after the
+segment profiles. Settings: :class:`segbench.settings.AnalysisSettings` (the ``analysis``
+config group; override with e.g. ``analysis.temporal.enabled=true``). Each analysis runs only
+when enabled and when the dataset has the parts it needs; when it cannot run on this data (a
+:class:`~segbench.errors.SegbenchError`, e.g. no transactions, too few customers), the run goes
+on and the tag ``segbench.<analysis>.skipped`` says why. Any other error fails the run.
+
+===============  =========================================  =====================================
+analysis         needs                                      module (metric names)
+===============  =========================================  =====================================
+assign           ≥ 20 customers                             :mod:`segbench.serving.assignment`
+predictive       outcomes (spend/churn, response) or        :mod:`segbench.analyses.predictive`
+                 transactions (temporal split)
+personalisation  transactions (products), ``spend_*``       :mod:`.personalisation`
+                 columns (categories), texts (terms), RFM
+temporal         transactions                               :mod:`segbench.analyses.temporal`
+k_selection      a k-means-like algorithm                   :mod:`segbench.analyses.k_selection`
+===============  =========================================  =====================================
+
+Each analysis also logs its wall time as ``<analysis>.seconds``. The analyses run with
+``analysis.threads`` OpenMP threads (default 1): their many small refits and gradient-boosting
+fits slow down by 10-500× when OpenMP threads outnumber free cores (measured on a shared
+2-core machine: a 900-row ``HistGradientBoostingRegressor`` fit took 51 s with the default
+threads under load, 0.28 s with one).
+
+Privacy: per-segment tables leave out segments of fewer than ``privacy.min_cell_size``
+customers (as the profiles do; tag ``segbench.personalisation.suppressed_segments``), and a
+product or term must concern at least ``max(min_customers, min_cell_size)`` customers to be
+reported. No table holds a customer id or a text.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from segbench.data.disclosure import small_segments
+from segbench.data.model import CustomerData
+from segbench.errors import SegbenchError
+from segbench.features import FeatureMatrix, FeaturePipeline
+from segbench.settings import AnalysisSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalysisResult:
+    """What the analyses return to the experiment: metrics, and additions to the segment card."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    offers: dict[int, str] = field(default_factory=dict)
+
+    def extend_card(self, card: Any) -> None:
+        """Add the segment names and what to offer each segment to the run's segment card
+        (:class:`segbench.reporting.card.SegmentCard`, via ``log_responsibility``)."""
+        if self.names:
+            card.set_names(self.names)
+        if self.offers:
+            card.add_section("What to offer", self.offers)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """The plain values of the run that analyses read besides their own settings."""
+
+    seed: int
+    min_cell_size: int
+    silhouette_sample_size: int
+    title: str
+
+
+class _Context:
+    """What every analysis reads, and where it logs."""
+
+    def __init__(
+        self,
+        run: Any,
+        facts: RunFacts,
+        data: CustomerData,
+        features: FeatureMatrix,
+        seg: Any,
+        pipeline: FeaturePipeline,
+        profiles: pd.DataFrame,
+    ) -> None:
+        self.run = run
+        self.facts = facts
+        self.seed = facts.seed
+        self.data: CustomerData = data
+        self.features: FeatureMatrix = features
+        self.seg = seg
+        self.pipeline = pipeline
+        self.profiles: pd.DataFrame = profiles
+        self.labels = pd.Series(np.asarray(seg.labels), index=features.index.astype(str))
+        self.metrics: dict[str, float] = {}
+        self.names: dict[int, str] = {}
+        self.offers: dict[int, str] = {}
+        # privacy: the same minimum as the profiles (privacy.min_cell_size; 0 = none)
+        self.k = facts.min_cell_size
+        self.small = small_segments(seg.labels, self.k)
+
+    def sensitive(self, ids: pd.Index) -> Any:
+        """Sensitive attributes of ``ids`` when the run's estimator needs them, else None."""
+        if not getattr(self.seg.estimator, "requires_sensitive", False):
+            return None
+        from segbench.fairness.scoring import sensitive_frame
+
+        return sensitive_frame(self.data, ids)
+
+    def table(self, frame: pd.DataFrame, path: str, index: bool = False) -> None:
+        """Log a per-segment table, without the rows of segments too small to show."""
+        if self.small:
+            segment = frame["segment"] if "segment" in frame.columns else None
+            if segment is None and frame.index.name == "segment":
+                segment = pd.Series(frame.index, index=frame.index)
+            if segment is not None:
+                frame = frame[~segment.astype(int).isin(self.small).to_numpy()]
+        self.run.table(frame, path, index=index)
+
+
+def _assign(ctx: _Context, s) -> None:
+    from segbench.serving.assignment import holdout_agreement
+
+    if ctx.features.shape[0] < 20:
+        raise SegbenchError(f"{ctx.features.shape[0]} customers; agreement needs at least 20")
+    metrics, method = holdout_agreement(
+        ctx.seg.estimator,
+        ctx.features.X,
+        ctx.seg.labels,
+        holdout=float(s.holdout),
+        seed=ctx.seed,
+        max_customers=int(s.max_customers),
+        sensitive=ctx.sensitive(ctx.features.index),
+    )
+    ctx.metrics.update(metrics)
+    ctx.run.tags({"segbench.assign.agreement_method": method})
+
+
+def _predictive(ctx: _Context, s) -> None:
+    from segbench.analyses.predictive import evaluate_outcomes, response_lift, temporal_split
+    from segbench.evaluation.matching import match_by_overlap, relabel
+    from segbench.serving.assignment import refit
+
+    data, seed = ctx.data, ctx.seed
+    outcomes = data.outcomes
+    ran = False
+    if outcomes is not None and {"next_period_spend", "churned"} & set(outcomes.columns):
+        aligned = outcomes.reindex(ctx.features.index)
+        result = evaluate_outcomes(
+            ctx.features.X, ctx.seg.labels, aligned, int(s.folds), seed, int(s.max_customers)
+        )
+        ctx.run.tags({"segbench.predictive.source": "dataset outcomes"})
+        ran = True
+    elif data.has("transactions"):
+        before, outcomes_split, cutoff = temporal_split(data, s.cutoff, int(s.horizon_days))
+        pipeline = ctx.pipeline.unfitted()
+        X = pipeline.fit_transform(before).X
+        _, labels = refit(ctx.seg.estimator, X, ctx.sensitive(before.customer_ids))
+        # the refit's segment ids matched to the run's (member overlap), so the per-segment
+        # table speaks of the run's segments
+        run_labels = ctx.labels.reindex(before.customer_ids.astype(str)).to_numpy()
+        labels = relabel(labels, match_by_overlap(run_labels, labels))
+        result = evaluate_outcomes(
+            X,
+            labels,
+            outcomes_split.reindex(before.customer_ids),
+            int(s.folds),
+            seed,
+            int(s.max_customers),
+        )
+        tags = {
+            "segbench.predictive.source": "temporal split",
+            "segbench.predictive.cutoff": str(cutoff.date()),
+        }
+        if "text" in pipeline.blocks:
+            tags["segbench.predictive.note"] = (
+                "texts carry no time: the text block saw every text of the customers, "
+                "including what they bought after the cutoff"
+            )
+        ctx.run.tags(tags)
+        result.metrics["predictive.horizon_days"] = float(s.horizon_days)
+        ran = True
+    else:
+        result = None
+    if result is not None:
+        ctx.metrics.update(result.metrics)
+        for path, frame in result.tables.items():
+            ctx.table(frame, path, index=True)
+    if outcomes is not None and "response" in outcomes.columns:
+        response = outcomes["response"].reindex(ctx.features.index)
+        lift = response_lift(ctx.features.X, ctx.seg.labels, response, int(s.folds), seed)
+        ctx.metrics.update(lift.metrics)
+        for path, frame in lift.tables.items():
+            ctx.table(frame, path, index=True)
+        ran = True
+    if not ran:
+        raise SegbenchError(
+            f"dataset '{data.name}' has neither next-period outcomes, a campaign response nor "
+            "transactions for a temporal split"
+        )
+
+
+def _personalisation(ctx: _Context, s) -> None:
+    from segbench.analyses import personalisation as p
+
+    data, labels = ctx.data, ctx.labels
+    profile = ctx.features.profile
+    min_customers = max(int(s.min_customers), ctx.k)
+    if {"recency", "frequency", "monetary"} <= set(profile.columns):
+        rfm = profile[["recency", "frequency", "monetary"]].copy()
+        rfm.index = rfm.index.astype(str)
+        names = p.rfm_segment_names(rfm, labels)
+        ctx.run.tags({"segbench.personalisation.naming": "rfm grid"})
+    else:
+        names = p.default_names(labels)
+    ctx.names = dict(zip(names["segment"].astype(int), names["name"], strict=True))
+    ctx.table(names, "personalisation/segment_names.csv")
+    affinity = categories = terms = None
+    if data.has("transactions"):
+        top = p.top_products(data.transactions, labels, int(s.top_n))
+        ctx.table(top[top["customers"] >= ctx.k], "personalisation/top_products.csv")
+        affinity = p.product_affinity(
+            data.transactions, labels, int(s.top_n), float(s.min_support), min_customers
+        )
+        ctx.table(affinity, "personalisation/product_affinity.csv")
+    categories = p.category_affinity(data.customers, labels)
+    if len(categories):
+        ctx.table(categories, "personalisation/category_affinity.csv")
+    else:
+        categories = None
+    if data.has("texts"):
+        terms = p.ctfidf_terms(data.texts, labels, int(s.top_n), min_customers)
+        ctx.table(terms, "personalisation/terms.csv")
+    recs = p.recommendations(names, affinity, categories, int(s.n_offers))
+    if ctx.small:
+        shown = ~recs["segment"].isin(ctx.small)
+        names, recs = names[names["segment"].isin(recs["segment"][shown])], recs[shown]
+        ctx.run.tags(
+            {
+                "segbench.personalisation.suppressed_segments": ",".join(
+                    str(x) for x in sorted(ctx.small)
+                )
+            }
+        )
+    ctx.names = {int(k): v for k, v in ctx.names.items() if int(k) not in ctx.small}
+    for _, rec in recs.iterrows():
+        words = [] if terms is None else terms[terms["segment"] == rec["segment"]]["term"].head(5)
+        ctx.offers[int(rec["segment"])] = (
+            f"{rec['action']}. Offer: {rec['offer']}"
+            + (
+                f" (to {rec['offers_to_members_not_yet_buying']} members not yet buying)"
+                if rec["offers_to_members_not_yet_buying"]
+                else ""
+            )
+            + (f". Distinctive terms: {', '.join(words)}" if len(words) else "")
+        )
+    ctx.table(recs, "personalisation/recommendations.csv")
+    ctx.run.text(recs.to_markdown(index=False), "personalisation/recommendations.md")
+    cards = p.segment_cards(names, ctx.profiles, recs, affinity, terms)
+    ctx.run.text(cards, "personalisation/segment_cards.md")
+
+
+def _temporal(ctx: _Context, s) -> None:
+    from segbench.analyses.temporal import charts
+    from segbench.analyses.temporal.migration import (
+        migration_table,
+        track_segments,
+        transitions_table,
+    )
+    from segbench.analyses.temporal.online import online_vs_refit
+    from segbench.analyses.temporal.windows import fit_windows, time_windows
+
+    data, seed = ctx.data, ctx.seed
+    windows = time_windows(data, str(s.freq))
+    fits, skipped = fit_windows(
+        data, windows, ctx.pipeline.unfitted, ctx.seg.estimator, seed, int(s.min_customers)
+    )
+    if not fits:
+        raise SegbenchError(f"no {s.freq!r} window has {s.min_customers} customers")
+    result = track_segments(fits, float(s.drift_ari), float(s.drift_share), str(s.match))
+    ctx.metrics.update(result.metrics)
+    drift = result.drift_windows
+    tags = {"segbench.temporal.drift": ",".join(drift) if drift else "none"}
+    if skipped:
+        tags["segbench.temporal.skipped_windows"] = "; ".join(skipped)
+    ctx.run.tags(tags)
+    ctx.table(migration_table(result), "temporal/migration.csv")
+    ctx.table(transitions_table(result), "temporal/transitions.csv")
+    ctx.table(result.shares, "temporal/shares.csv", index=True)
+    names = _window_names(fits[0])
+    if names:
+        ctx.table(
+            pd.DataFrame({"segment": list(names), "name": list(names.values())}),
+            "temporal/segment_names.csv",
+        )
+    ctx.run.figure(charts.migration_heatmaps(result, names), "temporal/migration.png")
+    ctx.run.figure(charts.share_chart(result, names), "temporal/shares.png")
+    if s.online.enabled:
+        online = online_vs_refit(
+            data,
+            ctx.pipeline.unfitted,
+            ctx.seg.estimator,
+            s.online.batch_freq,
+            seed,
+            history_days=s.online.history_days,
+            warmup_batches=s.online.warmup_batches,
+        )
+        ctx.metrics.update(online.metrics)
+        ctx.table(online.batches, "temporal/online_batches.csv")
+
+
+def _window_names(fit: Any) -> dict[int, str]:
+    """RFM names of the first window's segments (matched ids keep them along the chain)."""
+    from segbench.analyses.personalisation import rfm_segment_names
+
+    profile = fit.pipeline.transform(fit.data).profile
+    if not {"recency", "frequency", "monetary"} <= set(profile.columns):
+        return {}
+    rfm = profile[["recency", "frequency", "monetary"]].copy()
+    rfm.index = rfm.index.astype(str)
+    table = rfm_segment_names(rfm, pd.Series(np.asarray(fit.labels), index=rfm.index))
+    return dict(zip(table["segment"].astype(int), table["name"], strict=True))
+
+
+def _k_selection(ctx: _Context, s) -> None:
+    from segbench.analyses import k_selection as ks
+
+    curve = ks.k_curve(
+        ctx.seg.estimator,
+        ctx.features.X,
+        s.k_min,
+        s.k_max,
+        ctx.facts.silhouette_sample_size,
+        ctx.seed,
+    )
+    ctx.metrics.update(ks.choices(curve))
+    key = ks.k_parameter(ctx.seg.estimator)
+    run_k = ctx.seg.estimator.get_params(deep=False).get(key)
+    title = f"Choice of k · {ctx.facts.title}"
+    ctx.table(curve, "k_selection/curve.csv")
+    ctx.run.figure(ks.k_choice_figure(curve, run_k, title), "k_selection/k_choice.png")
+
+
+ANALYSES: dict[str, Callable[[_Context, Any], None]] = {
+    "k_selection": _k_selection,
+    "assign": _assign,
+    "personalisation": _personalisation,
+    "predictive": _predictive,
+    "temporal": _temporal,
+}
+
+
+def run_analyses(
+    run: Any,
+    settings: AnalysisSettings,
+    facts: RunFacts,
+    data: CustomerData,
+    features: FeatureMatrix,
+    seg: Any,
+    pipeline: FeaturePipeline,
+    profiles: pd.DataFrame,
+) -> AnalysisResult:
+    """Run the enabled analyses on the fitted run; log their artifacts and tags on ``run``.
+
+    ``pipeline`` is the run's fitted feature pipeline (refits use an unfitted copy of it).
+    Returns their metrics (the caller logs them with the run's other metrics) and the segment
+    names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
+    """
+    ctx = _Context(run, facts, data, features, seg, pipeline, profiles)
+    with threadpool_limits(limits=settings.threads, user_api="openmp"):
+        _run_all(ctx, settings)
+    return AnalysisResult(ctx.metrics, ctx.names, ctx.offers)
+
+
+def _run_all(ctx: _Context, settings: AnalysisSettings) -> None:
+    run = ctx.run
+    for name, analyse in ANALYSES.items():
+        options = getattr(settings, name)
+        if not options.enabled:
+            continue
+        tic = time.perf_counter()
+        try:
+            analyse(ctx, options)
+        except SegbenchError as err:
+            log.info("analysis %s skipped: %s", name, err)
+            run.tags({f"segbench.{name}.skipped": str(err)})
+            continue
+        ctx.metrics[f"{name}.seconds"] = time.perf_counter() - tic

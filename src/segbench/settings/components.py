@@ -1,0 +1,88 @@
+"""The plug-in parts of a run: dataset adapter, algorithm, feature blocks, preprocessing.
+
+A dataset, an algorithm and a feature block are each a class named by ``_target_`` with free
+keyword arguments (one YAML file in ``conf/dataset/``, ``conf/algo/``, ``conf/block/`` adds
+one); the class validates its own parameters when :mod:`segbench.configs` builds it at
+composition. The keys below are the only ones segbench itself reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from segbench.settings.base import Component, Section
+
+
+def _name_from_target(data: Any) -> Any:
+    """Give a component without a ``name`` the name of its class."""
+    if isinstance(data, dict) and not data.get("name") and data.get("_target_"):
+        return {**data, "name": str(data["_target_"]).rsplit(".", 1)[-1]}
+    return data
+
+
+class DatasetSettings(Component):
+    """A dataset adapter (:class:`segbench.datasets.base.DatasetAdapter`) and its options."""
+
+    name: str = ""
+    """Name of the dataset in tags, titles and the leaderboard (default: the class name)."""
+    description: str = ""
+    """Provenance, for the reader of the config (not passed to the adapter)."""
+
+    _named = model_validator(mode="before")(_name_from_target)
+
+
+class AlgoSettings(Component):
+    """An estimator with ``fit`` and ``labels_`` (or ``fit_predict``) and its
+    hyperparameters; the keys below are segbench's, every other key is a constructor
+    argument."""
+
+    name: str = ""
+    """Name of the algorithm in tags, titles and the leaderboard (default: the class name)."""
+    description: str = ""
+    max_customers: int | None = Field(None, ge=1)
+    """Refuse datasets larger than this (guard of O(n²) methods)."""
+    search_space: dict[str, Any] = Field(default_factory=dict)
+    """What ``tune=optuna`` varies, by constructor argument:
+    ``{n_clusters: {type: int, low: 2, high: 12}}`` (:mod:`segbench.tuning.space`)."""
+
+    _named = model_validator(mode="before")(_name_from_target)
+
+
+class BlockSettings(Component):
+    """A feature block (:class:`segbench.features.base.FeatureBlock`) and its parameters."""
+
+
+class PreprocessSettings(Section):
+    """Scaling, block weighting and reduction of the composed feature matrix
+    (:class:`segbench.features.compose.FeaturePipeline`)."""
+
+    name: str = "standard"
+    """Name of the chosen option of the ``preprocess`` group."""
+    scaler: Literal["standard", "robust", "none"] = "standard"
+    """Per-column scaling."""
+    block_weighting: bool = True
+    """Scale each block to the total variance ``weight**2`` (so 384 text dimensions do not
+    drown three RFM columns)."""
+    reduce: Literal["pca"] | None = None
+    """Reduce the composed matrix (``pca``) or keep it (null)."""
+    n_components: int | float | None = None
+    """With ``reduce=pca``: a number of components, or a share of variance in (0, 1);
+    null = 0.9."""
+
+    @model_validator(mode="after")
+    def _components(self) -> PreprocessSettings:
+        n = self.n_components
+        if n is None:
+            return self
+        if (
+            isinstance(n, bool)
+            or (isinstance(n, float) and not 0 < n < 1)
+            or (isinstance(n, int) and not isinstance(n, bool) and n < 1)
+        ):
+            raise ValueError(
+                f"n_components={n!r}: expected a number of components >= 1 or a share of "
+                "variance in (0, 1)"
+            )
+        return self
