@@ -31,11 +31,9 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from segbench.algorithms import fit_segmentation
-from segbench.api import compose_config
+from segbench.api import settings
 from segbench.datasets import load_dataset
-from segbench.evaluation.suite import score
-from segbench.experiment import run_experiment
-from segbench.features import build_pipeline
+from segbench.experiment import build_features, run_experiment, scorer
 
 
 def plain(tx: pd.DataFrame, when: pd.Timestamp, k: int, n_init: int, seed: int) -> float:
@@ -63,8 +61,8 @@ def plain(tx: pd.DataFrame, when: pd.Timestamp, k: int, n_init: int, seed: int) 
 def stages(cfg, data) -> float:
     """segbench's stages for ``cfg`` on ``data`` (features, fit, score), timed."""
     tic = time.perf_counter()
-    fm = build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, cfg.seed).fit_transform(data)
-    score(cfg, fm, data, fit_segmentation(cfg.algo, fm.X))
+    _, fm = build_features(cfg, data)
+    scorer(cfg)(fm, data, fit_segmentation(cfg.algo, fm.X))
     return time.perf_counter() - tic
 
 
@@ -88,13 +86,13 @@ def main() -> None:
                 "algo.n_clusters=6",
                 f"tracking.uri=sqlite:///{Path(tmp) / 'bench.db'}",
             ]
-            cfg = compose_config(overrides)
+            cfg = settings(overrides)
             data = load_dataset(cfg.dataset)
             when = data.meta.analysis_date or data.transactions["timestamp"].max() + pd.Timedelta(
                 days=1
             )
 
-            n_init = cfg.algo.n_init
+            n_init = cfg.algo.params["n_init"]
             with threadpool_limits(1, user_api="blas"):
                 # one untimed call each first: first-use imports (~0.5 s) are not steady state
                 plain(data.transactions, when, 6, n_init, cfg.seed)

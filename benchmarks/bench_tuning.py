@@ -37,17 +37,15 @@ import numpy as np
 import optuna
 import pandas as pd
 from mlflow.tracking import MlflowClient
-from omegaconf import OmegaConf
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
 from segbench.algorithms import fit_segmentation
-from segbench.api import compose_config
+from segbench.api import settings
 from segbench.datasets import load_dataset
-from segbench.evaluation.suite import score
+from segbench.experiment import build_features, scorer, study_spec
 from segbench.fairness.scoring import sensitive_frame
-from segbench.features import build_pipeline
 from segbench.tracking import tracked_run
 from segbench.tuning import tune_segmentation
 
@@ -56,9 +54,9 @@ def segbench_study(
     overrides: list[str], data, features, pipeline
 ) -> tuple[float, dict[str, float], pd.DataFrame]:
     """Seconds of the trials, the run's metrics, and the study's trials table."""
-    cfg = compose_config(overrides)
+    cfg = settings(overrides)
     with tracked_run(cfg.tracking.uri, cfg.tracking.experiment, run_name="bench") as run:
-        tuned = tune_segmentation(cfg, features, data, run, pipeline)
+        tuned = tune_segmentation(study_spec(cfg), scorer(cfg), data, features, run, pipeline)
     path = MlflowClient(cfg.tracking.uri).download_artifacts(run.run_id, "tune/trials.csv")
     return tuned.metrics["tune.seconds"], tuned.metrics, pd.read_csv(path)
 
@@ -81,14 +79,14 @@ def plain_study(X: np.ndarray, ks: list[int], seed: int) -> float:
 
 
 def scoring_seconds(cfg, features, data, ks: list[int]) -> float:
-    """Mean seconds of segbench's ``score`` (every metric of a run) over the trials' fits."""
-    algo = OmegaConf.to_container(cfg.algo, resolve=True)
+    """Mean seconds of segbench's scorer (every metric of a run) over the trials' fits."""
+    score = scorer(cfg)
     sensitive = sensitive_frame(data, features.index)
     times = []
     for k in ks:
-        seg = fit_segmentation({**algo, "n_clusters": k}, features.X, sensitive)
+        seg = fit_segmentation(cfg.algo.model_copy(update={"n_clusters": k}), features.X, sensitive)
         tic = time.perf_counter()
-        score(cfg, features, data, seg)
+        score(features, data, seg)
         times.append(time.perf_counter() - tic)
     return float(np.mean(times))
 
@@ -124,11 +122,10 @@ def measure(args: argparse.Namespace) -> None:
             "tracking.log_plots=false",
             f"tracking.uri=sqlite:///{Path(tmp) / 'bench.db'}",
         ]
-        cfg = compose_config(base)
+        cfg = settings(base)
         tic = time.perf_counter()
         data = load_dataset(cfg.dataset)
-        pipeline = build_pipeline(cfg.features, cfg.blocks, cfg.preprocess, seed=cfg.seed)
-        features = pipeline.fit_transform(data)
+        pipeline, features = build_features(cfg, data)
         print(
             f"Online Retail RFM: {features.shape[0]} customers × {features.shape[1]} features "
             f"(loaded and built in {time.perf_counter() - tic:.1f} s); {n} trials; "
@@ -170,7 +167,7 @@ def measure(args: argparse.Namespace) -> None:
         f"\n  (on − off wall time: {1000 * (t_on - t_off) / n:+.1f} ms/trial; on a shared "
         "machine this difference is mostly noise: see the repeats)"
         f"\nsegbench trial without logging, {off_ms:.0f} ms: k-means fit {fit_ms:.0f} ms, "
-        f"score() {score_ms:.0f} ms (every metric of a run, fairness included), "
+        f"scoring {score_ms:.0f} ms (every metric of a run, fairness included), "
         f"the rest (Optuna, bookkeeping, timing noise) {off_ms - fit_ms - score_ms:.0f} ms"
         f"\nbest silhouette {metrics_on['best.silhouette']:.3f} at k={int(metrics_on['n_segments'])}"
     )

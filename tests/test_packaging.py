@@ -42,6 +42,17 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
         check=True,
     )
     env = dict(os.environ, PYTHONPATH=str(site))
+
+    def segbench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "segbench", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
     code = "import segbench.configs as c; print(c.config_dir())"
     where = subprocess.run(
         [sys.executable, "-c", code],
@@ -52,23 +63,9 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
         check=True,
     ).stdout.strip()
     assert where == str(site / "segbench" / "conf")
-    done = subprocess.run(
-        [sys.executable, "-m", "segbench", "--cfg", "job", "algo=gmm"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = segbench("--cfg", "job", "algo=gmm")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
-    preset = subprocess.run(
-        [sys.executable, "-m", "segbench", "--cfg", "job", "experiment=quick"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    preset = segbench("--cfg", "job", "experiment=quick")
     assert preset.returncode == 0, preset.stderr[-2000:]
     assert "study: quick" in preset.stdout

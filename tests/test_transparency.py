@@ -17,7 +17,7 @@ from segbench.reporting.profiles import segment_profiles
 from segbench.reporting.surrogate import _simplify, fit_surrogate
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
-# the analyses of issue 7 are not what these tests are about; keep the runs short
+# the analyses after the segmentation are not what these tests are about; keep the runs short
 LEAN = [
     "evaluation.stability.enabled=false",
     "analysis.predictive.enabled=false",

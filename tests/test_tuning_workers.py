@@ -1,6 +1,6 @@
 """Several processes on one persistent study: ``python -m segbench`` workers started together.
 
-The MLflow store is created once before the workers start (DESIGN.md §8, as the sweep
+The MLflow store is created once before the workers start (as the sweep
 callback does); the Optuna SQLite database is *not*: both workers create its schema at the
 same moment, the race that :func:`segbench.tuning.study.open_storage` must survive.
 """

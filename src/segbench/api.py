@@ -2,9 +2,12 @@
 
 Example
 -------
->>> from segbench.api import run                                   # doctest: +SKIP
->>> result = run(["algo=gmm", "features=rfm+text"])               # doctest: +SKIP
->>> result.metrics["silhouette"], result.run_id                     # doctest: +SKIP
+>>> import tempfile
+>>> from segbench.api import run
+>>> store = f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
+>>> result = run(["algo=gmm", "dataset.n_customers=500", "extras=lean", f"tracking.uri={store}"])
+>>> result.metrics["n_segments"], len(result.labels), len(result.run_id)
+(6.0, 500, 32)
 
 :func:`settings` gives the typed settings the same overrides resolve to, without running:
 

@@ -19,10 +19,36 @@ from omegaconf import DictConfig
 
 from segbench.configs import CONFIG_DIR, register, resolve
 from segbench.errors import SegbenchError
-from segbench.experiment import RunResult, run_experiment, summary
+from segbench.experiment import RunResult, run_experiment
 from segbench.tracking.sweep import sweep_parent_run_id
 
 log = logging.getLogger("segbench")
+
+
+def summary(result: RunResult) -> str:
+    """A short human summary of a run, for the terminal."""
+    m = result.metrics
+    settings = result.settings
+
+    def fmt(name: str, digits: int = 3) -> str:
+        return f"{m[name]:.{digits}f}" if name in m else "n/a"
+
+    lines = [
+        f"segbench run {result.run_id} FINISHED in {result.wall_seconds:.1f} s",
+        f"  dataset {settings.dataset.name} ({result.data.n_customers} customers) · "
+        f"features {settings.features} · algo {settings.algo.name}",
+        f"  segments {int(m['n_segments'])} · noise {fmt('noise_fraction')} · "
+        f"silhouette {fmt('silhouette')} · davies_bouldin {fmt('davies_bouldin')} · "
+        f"calinski_harabasz {fmt('calinski_harabasz', 1)}"
+        + (f" · ari {fmt('ari')}" if "ari" in m else ""),
+    ]
+    for reason in result.notes.values():
+        lines.append(f"  note: {reason}")
+    lines.append(
+        f"  store {result.tracking_uri} · `mlflow ui --backend-store-uri {result.tracking_uri}` "
+        f"→ http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/{result.run_id}"
+    )
+    return "\n".join(lines)
 
 
 def _task(cfg: DictConfig) -> RunResult | None:

@@ -19,8 +19,8 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from segbench import __version__
-from segbench.algorithms import fit_segmentation
-from segbench.analyses.runner import RunFacts, run_analyses
+from segbench.algorithms import Segmentation, fit_segmentation
+from segbench.analyses.runner import Fitted, RunFacts, run_analyses
 from segbench.data.model import CustomerData
 from segbench.data.pseudonyms import key_source
 from segbench.datasets import load_dataset
@@ -33,7 +33,7 @@ from segbench.reporting.responsibility import audit_segmentation
 from segbench.settings import RunSettings
 from segbench.settings.identity import defining
 from segbench.tracking import tracked_run
-from segbench.tracking.mlflow_run import flatten
+from segbench.tracking.mlflow_run import RunTracker, flatten
 from segbench.tracking.outputs import log_dataset, log_outputs, log_responsibility, run_tags
 from segbench.tuning import FeatureSpec, StudySpec
 
@@ -111,6 +111,94 @@ def build_features(
     return pipeline, features
 
 
+def segment(
+    settings: RunSettings,
+    data: CustomerData,
+    features: FeatureMatrix,
+    pipeline: FeaturePipeline,
+    run: RunTracker,
+) -> tuple[Segmentation, dict[str, float], dict[str, str], FeatureMatrix, FeaturePipeline]:
+    """Fit (or tune, then refit) and score the segmentation; its stability too.
+
+    Returns the segmentation, its metrics and notes, and the features and pipeline it was
+    fitted on (a study that tunes feature values replaces the run's own).
+    """
+    score = scorer(settings)
+    if not settings.tune.enabled:
+        seg = fit_segmentation(settings.algo, features.X, sensitive_frame(data, features.index))
+        metrics, notes = score(features, data, seg)
+    else:  # a study of trials (nested runs); the selected trial refit
+        from segbench.tuning import tune_segmentation
+
+        tuned = tune_segmentation(study_spec(settings), score, data, features, run, pipeline)
+        seg, metrics, notes = tuned.segmentation, tuned.metrics, tuned.notes
+        features, pipeline = tuned.features, tuned.pipeline or pipeline
+    sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
+    stability = settings.evaluation.stability
+    metrics.update(stability_metrics(stability, seg, features.X, settings.seed, notes, sensitive))
+    metrics["n_customers"] = float(data.n_customers)
+    metrics["n_features"] = float(features.shape[1])
+    for name, block in pipeline.blocks.items():
+        for key, value in getattr(block, "embedding_stats_", {}).items():
+            metrics[f"{name}.embeddings_{key}"] = float(value)
+    return seg, metrics, notes, features, pipeline
+
+
+def describe(
+    settings: RunSettings,
+    run: RunTracker,
+    fitted: Fitted,
+    metrics: dict[str, float],
+    notes: dict[str, str],
+) -> None:
+    """Analyse, log and report the fitted run: the analyses, the metrics and artifacts, the
+    model, and the fairness, privacy and transparency report with the segment card."""
+    facts = RunFacts(
+        seed=settings.seed,
+        min_cell_size=settings.privacy.min_cell_size,
+        silhouette_sample_size=settings.evaluation.silhouette_sample_size,
+        title=settings.title,
+    )
+    analyses = run_analyses(run, settings.analysis, facts, fitted)
+    metrics.update(analyses.metrics)
+    seg, features = fitted.seg, fitted.features
+    log_outputs(
+        run,
+        settings.tracking,
+        metrics,
+        notes,
+        fitted.profiles,
+        seg.labels,
+        features,
+        seg.estimator,
+        title=settings.title,
+        seed=settings.seed,
+        pipeline=fitted.pipeline,
+        data=fitted.data,
+        dataset_config=settings.dataset.dump(),
+    )
+    report = audit_segmentation(
+        settings.fairness,
+        fitted.data,
+        features,
+        seg.labels,
+        fitted.profiles,
+        min_cell_size=facts.min_cell_size,
+        seed=settings.seed,
+        title=settings.title,
+        expression=settings.features,
+        metrics=metrics,
+    )
+    log_responsibility(
+        run,
+        report,
+        fitted.data.name,
+        settings.tracking.log_plots,
+        extend_card=analyses.extend_card,
+    )
+    metrics.update(report.metrics)
+
+
 def run_experiment(
     settings: RunSettings, overrides: list[str] | None = None, parent_run_id: str | None = None
 ) -> RunResult:
@@ -130,78 +218,12 @@ def run_experiment(
     ):
         run.params(flatten(settings.dump()))
         run.text(yaml.safe_dump(settings.dump(), sort_keys=False), "config.yaml")
-
         data = load_dataset(settings.dataset)
         log_dataset(run, data)
         pipeline, features = build_features(settings, data)
-
-        score = scorer(settings)
-        if not settings.tune.enabled:
-            seg = fit_segmentation(settings.algo, features.X, sensitive_frame(data, features.index))
-            metrics, notes = score(features, data, seg)
-        else:  # a study of trials (nested runs); the selected trial refit
-            from segbench.tuning import tune_segmentation
-
-            tuned = tune_segmentation(study_spec(settings), score, data, features, run, pipeline)
-            seg, metrics, notes = tuned.segmentation, tuned.metrics, tuned.notes
-            # the refit's features/pipeline replace the run's when the space tunes them
-            features, pipeline = tuned.features, tuned.pipeline or pipeline
-        sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
-        metrics.update(
-            stability_metrics(
-                settings.evaluation.stability, seg, features.X, settings.seed, notes, sensitive
-            )
-        )
-        metrics["n_customers"] = float(data.n_customers)
-        metrics["n_features"] = float(features.shape[1])
-        for name, block in pipeline.blocks.items():
-            for key, value in getattr(block, "embedding_stats_", {}).items():
-                metrics[f"{name}.embeddings_{key}"] = float(value)
-
-        min_cell_size = settings.privacy.min_cell_size
-        profiles = segment_profiles(seg.labels, features.profile, min_cell_size)
-        facts = RunFacts(
-            seed=settings.seed,
-            min_cell_size=min_cell_size,
-            silhouette_sample_size=settings.evaluation.silhouette_sample_size,
-            title=settings.title,
-        )
-        analyses = run_analyses(
-            run, settings.analysis, facts, data, features, seg, pipeline, profiles
-        )
-        metrics.update(analyses.metrics)
-        log_outputs(
-            run,
-            tracking,
-            metrics,
-            notes,
-            profiles,
-            seg.labels,
-            features,
-            seg.estimator,
-            title=settings.title,
-            seed=settings.seed,
-            pipeline=pipeline,
-            data=data,
-            dataset_config=settings.dataset.dump(),
-        )
-        # fairness tables, proxy audit, surrogate rules, privacy flags, segment_card.md
-        report = audit_segmentation(
-            settings.fairness,
-            data,
-            features,
-            seg.labels,
-            profiles,
-            min_cell_size=min_cell_size,
-            seed=settings.seed,
-            title=settings.title,
-            expression=settings.features,
-            metrics=metrics,
-        )
-        log_responsibility(
-            run, report, data.name, tracking.log_plots, extend_card=analyses.extend_card
-        )
-        metrics.update(report.metrics)
+        seg, metrics, notes, features, pipeline = segment(settings, data, features, pipeline, run)
+        profiles = segment_profiles(seg.labels, features.profile, settings.privacy.min_cell_size)
+        describe(settings, run, Fitted(data, features, seg, pipeline, profiles), metrics, notes)
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
 
@@ -221,38 +243,13 @@ def run_experiment(
     )
 
 
-def summary(result: RunResult) -> str:
-    """A short human summary of a run, for the terminal."""
-    m = result.metrics
-    settings = result.settings
-
-    def fmt(name: str, digits: int = 3) -> str:
-        return f"{m[name]:.{digits}f}" if name in m else "n/a"
-
-    lines = [
-        f"segbench run {result.run_id} FINISHED in {result.wall_seconds:.1f} s",
-        f"  dataset {settings.dataset.name} ({result.data.n_customers} customers) · "
-        f"features {settings.features} · algo {settings.algo.name}",
-        f"  segments {int(m['n_segments'])} · noise {fmt('noise_fraction')} · "
-        f"silhouette {fmt('silhouette')} · davies_bouldin {fmt('davies_bouldin')} · "
-        f"calinski_harabasz {fmt('calinski_harabasz', 1)}"
-        + (f" · ari {fmt('ari')}" if "ari" in m else ""),
-    ]
-    for reason in result.notes.values():
-        lines.append(f"  note: {reason}")
-    lines.append(
-        f"  store {result.tracking_uri} · `mlflow ui --backend-store-uri {result.tracking_uri}` "
-        f"→ http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/{result.run_id}"
-    )
-    return "\n".join(lines)
-
-
 __all__ = [
     "RunResult",
     "build_features",
+    "describe",
     "feature_spec",
     "run_experiment",
     "scorer",
+    "segment",
     "study_spec",
-    "summary",
 ]

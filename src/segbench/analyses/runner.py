@@ -79,34 +79,39 @@ class RunFacts:
     title: str
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """The fitted run the analyses look at: its data, features, segmentation ``seg``, fitted
+    feature ``pipeline`` (refits use an unfitted copy of it) and segment profiles."""
+
+    data: CustomerData
+    features: FeatureMatrix
+    seg: Any
+    pipeline: FeaturePipeline
+    profiles: pd.DataFrame
+
+
+@dataclass
 class _Context:
     """What every analysis reads, and where it logs."""
 
-    def __init__(
-        self,
-        run: Any,
-        facts: RunFacts,
-        data: CustomerData,
-        features: FeatureMatrix,
-        seg: Any,
-        pipeline: FeaturePipeline,
-        profiles: pd.DataFrame,
-    ) -> None:
-        self.run = run
-        self.facts = facts
-        self.seed = facts.seed
-        self.data: CustomerData = data
-        self.features: FeatureMatrix = features
-        self.seg = seg
-        self.pipeline = pipeline
-        self.profiles: pd.DataFrame = profiles
-        self.labels = pd.Series(np.asarray(seg.labels), index=features.index.astype(str))
-        self.metrics: dict[str, float] = {}
-        self.names: dict[int, str] = {}
-        self.offers: dict[int, str] = {}
+    run: Any
+    facts: RunFacts
+    data: CustomerData
+    features: FeatureMatrix
+    seg: Any
+    pipeline: FeaturePipeline
+    profiles: pd.DataFrame
+    metrics: dict[str, float] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    offers: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.seed = self.facts.seed
+        self.labels = pd.Series(np.asarray(self.seg.labels), index=self.features.index.astype(str))
         # privacy: the same minimum as the profiles (privacy.min_cell_size; 0 = none)
-        self.k = facts.min_cell_size
-        self.small = small_segments(seg.labels, self.k)
+        self.k = self.facts.min_cell_size
+        self.small = small_segments(self.seg.labels, self.k)
 
     def sensitive(self, ids: pd.Index) -> Any:
         """Sensitive attributes of ``ids`` when the run's estimator needs them, else None."""
@@ -360,22 +365,16 @@ ANALYSES: dict[str, Callable[[_Context, Any], None]] = {
 
 
 def run_analyses(
-    run: Any,
-    settings: AnalysisSettings,
-    facts: RunFacts,
-    data: CustomerData,
-    features: FeatureMatrix,
-    seg: Any,
-    pipeline: FeaturePipeline,
-    profiles: pd.DataFrame,
+    run: Any, settings: AnalysisSettings, facts: RunFacts, fitted: Fitted
 ) -> AnalysisResult:
     """Run the enabled analyses on the fitted run; log their artifacts and tags on ``run``.
 
-    ``pipeline`` is the run's fitted feature pipeline (refits use an unfitted copy of it).
-    Returns their metrics (the caller logs them with the run's other metrics) and the segment
-    names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
+    Returns the analyses' metrics (the caller logs them with the run's other metrics) and the
+    segment names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
     """
-    ctx = _Context(run, facts, data, features, seg, pipeline, profiles)
+    ctx = _Context(
+        run, facts, fitted.data, fitted.features, fitted.seg, fitted.pipeline, fitted.profiles
+    )
     with threadpool_limits(limits=settings.threads, user_api="openmp"):
         _run_all(ctx, settings)
     return AnalysisResult(ctx.metrics, ctx.names, ctx.offers)

@@ -22,8 +22,9 @@ _PROCESS_KEY = secrets.token_bytes(32)
 
 
 def key_source() -> str:
-    """``"env"`` when the key comes from the environment, else ``"random-per-run"``."""
-    return "env" if os.environ.get(KEY_ENV) else "random-per-run"
+    """``"env"`` when the key comes from the environment, else ``"random-per-process"``
+    (drawn once per Python process, so every run of an in-process sweep shares it)."""
+    return "env" if os.environ.get(KEY_ENV) else "random-per-process"
 
 
 def _key() -> bytes:

@@ -24,11 +24,14 @@ never read a half-written entry. ``meta.notes["cache"]`` says ``"hit"``, ``"miss
 
 Example
 -------
->>> from segbench.datasets.mall_customers import MallCustomersDataset   # doctest: +SKIP
->>> MallCustomersDataset().load().meta.notes["cache"]                   # doctest: +SKIP
-'miss'
->>> MallCustomersDataset().load().meta.notes["cache"]                   # doctest: +SKIP
-'hit'
+>>> import os, tempfile
+>>> from unittest import mock
+>>> from segbench.datasets.mall_customers import MallCustomersDataset
+>>> with mock.patch.dict(os.environ, {"SEGBENCH_CACHE_DIR": tempfile.mkdtemp()}):  # fresh
+...     first = MallCustomersDataset().load().meta.notes["cache"]
+...     second = MallCustomersDataset().load().meta.notes["cache"]
+>>> first, second
+('miss', 'hit')
 """
 
 from __future__ import annotations

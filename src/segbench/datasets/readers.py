@@ -19,8 +19,8 @@ The module also holds the two small helpers every adapter's cleaning uses: :clas
 which records :class:`~segbench.data.model.CleaningStep` values as rows are dropped, and
 :func:`age_band`, the shared age banding of the fairness audits.
 
-Provenance: written for segbench (issue 3, real dataset adapters); the checks follow the quirks
-listed in the shared data README (TAB-separated ``.csv``, zero-padded ids, embedded line breaks).
+The checks follow the quirks of real public files (TAB-separated ``.csv``, zero-padded ids,
+embedded line breaks).
 
 Example
 -------

@@ -38,9 +38,6 @@ transactions, rows whose timestamp cannot be parsed and rows without a numeric q
 price/amount are dropped; optionally exact duplicate rows (``drop_duplicates``) and lines with
 quantity or price <= 0 (``drop_non_positive``; off by default, because returns are real).
 
-Provenance: written for segbench (issue 3); DESIGN.md §4 "any CSV/Parquet the user points
-at, with a column mapping in config".
-
 Example
 -------
 >>> import pathlib, tempfile

@@ -19,9 +19,6 @@ segment of its own); how many did is in ``n_without_purchases_``. A dataset with
 source makes :meth:`ChannelsBlock.missing_part` say so before any work (online_retail has no
 channel information; the synthetic data and marketing_campaign do).
 
-Provenance: written for segbench (issue 3); DESIGN.md §5 "channels — share of purchases per
-channel where the data has channels".
-
 Example
 -------
 >>> import pandas as pd

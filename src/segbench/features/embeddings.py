@@ -8,10 +8,12 @@ folder; nothing is downloaded (``HF_HUB_OFFLINE=1`` is set before the model load
 
 Example
 -------
->>> embedder = Embedder("all-MiniLM-L6-v2")           # doctest: +SKIP
->>> vectors = embedder.embed(["great quality", "late delivery"])  # doctest: +SKIP
->>> vectors.shape, embedder.stats                       # doctest: +SKIP
+>>> import tempfile
+>>> embedder = Embedder("all-MiniLM-L6-v2", cache_root=tempfile.mkdtemp(), progress=False)
+>>> embedder.embed(["great quality", "late delivery"]).shape, embedder.stats
 ((2, 384), {'computed': 2, 'cached': 0})
+>>> _ = embedder.embed(["great quality"]); embedder.stats
+{'computed': 0, 'cached': 1}
 """
 
 from __future__ import annotations

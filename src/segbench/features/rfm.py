@@ -10,9 +10,21 @@ mean basket value (monetary / frequency), mean days between purchases, distinct 
 
 Example
 -------
->>> block = RFMBlock(log_transform=True)            # doctest: +SKIP
->>> block.fit_transform(data).columns.tolist()      # doctest: +SKIP
-['recency', 'frequency', 'monetary']
+>>> import pandas as pd
+>>> from segbench.data import CustomerData, DatasetMeta
+>>> tx = pd.DataFrame({
+...     "customer_id": ["a", "a", "b"], "invoice_id": ["1", "2", "3"],
+...     "timestamp": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-15"]),
+...     "product_id": "p", "description": "x", "quantity": [1, 2, 1],
+...     "unit_price": [10.0, 5.0, 20.0], "channel": None})
+>>> ids = pd.Index(["a", "b"], name="customer_id")
+>>> when = pd.Timestamp("2024-03-01")
+>>> data = CustomerData(pd.DataFrame(index=ids), DatasetMeta("toy", analysis_date=when), tx)
+>>> RFMBlock(log_transform=False).fit_transform(data)
+             recency  frequency  monetary
+customer_id
+a               29.0        2.0      20.0
+b               46.0        1.0      20.0
 """
 
 from __future__ import annotations

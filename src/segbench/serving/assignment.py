@@ -47,9 +47,13 @@ of the run's fit on everyone.
 
 Example
 -------
->>> from sklearn.cluster import AgglomerativeClustering               # doctest: +SKIP
->>> model = AgglomerativeClustering(3).fit(X)                          # doctest: +SKIP
->>> assigner_for(model).fit(X, model.labels_).predict(X_new)           # doctest: +SKIP
+>>> from sklearn.cluster import AgglomerativeClustering
+>>> from sklearn.datasets import make_blobs
+>>> X, _ = make_blobs(300, centers=3, random_state=0)
+>>> model = AgglomerativeClustering(3).fit(X)
+>>> assigner = assigner_for(model).fit(X, model.labels_)
+>>> assigner.method, bool((assigner.predict(X[:50]) == model.labels_[:50]).all())
+('surrogate_knn', True)
 """
 
 from __future__ import annotations

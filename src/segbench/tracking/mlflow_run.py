@@ -1,9 +1,10 @@
 """One MLflow run of segbench: setup of the store, logging, and FINISHED/FAILED endings.
 
-Conventions (DESIGN.md §8): params are the resolved config flattened with dots; tags are
-prefixed ``segbench.``; a run that raises is ended FAILED with the message in the tag
-``segbench.error`` and the traceback in the artifact ``error.txt`` (nothing logged before is
-lost). SQLite serialises writers: every store write is retried while the database is locked.
+Conventions (docs/architecture.md, "Conventions"): params are the resolved settings flattened
+with dots; tags are prefixed ``segbench.``; a run that raises is ended FAILED with the message
+in the tag ``segbench.error`` and the traceback in the artifact ``error.txt`` (nothing logged
+before is lost). SQLite serialises writers: every store write is retried while the database
+is locked.
 """
 
 from __future__ import annotations
