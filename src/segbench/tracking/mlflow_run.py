@@ -21,6 +21,8 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
+from segbench.errors import store_message
+
 T = TypeVar("T")
 MAX_PARAM_LENGTH = 6000
 _RETRIES = 30
@@ -168,9 +170,8 @@ def tracked_run(
     try:
         yield tracker
     except BaseException as err:
-        message = f"{type(err).__name__}: {err}" if str(err) != "" else type(err).__name__
         try:
-            tracker.tags({"segbench.error": message})
+            tracker.tags({"segbench.error": store_message(err)})
             tracker.text("".join(traceback.format_exception(err)), "error.txt")
         finally:
             retry_locked(mlflow.end_run, "FAILED")
