@@ -6,7 +6,8 @@ lacks the file, the test is skipped with a message that names the setting. Mark 
 
 Example
 -------
->>> path = data_file("mall_customers.csv.gz")   # doctest: +SKIP
+>>> data_file("mall_customers.csv.gz").name
+'mall_customers.csv.gz'
 """
 
 from __future__ import annotations
