@@ -176,6 +176,7 @@ def describe(
         pipeline=fitted.pipeline,
         data=fitted.data,
         dataset_config=settings.dataset.dump(),
+        silhouette_sample_size=facts.silhouette_sample_size,
     )
     report = audit_segmentation(
         settings.fairness,

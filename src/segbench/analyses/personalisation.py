@@ -33,28 +33,17 @@ so terms are ranked by ``w(t, c) · log lift(t, c)`` among those with ``lift > 1
 gave e.g. "size xl, summer, sweater" vs "115 lbs, petite, xs, 26 waist"). Both ``weight`` (the
 c-TF-IDF) and ``lift`` are in the table.
 
-Names from RFM
---------------
-Where recency, frequency and monetary exist, each segment is placed on a 3×3 grid by the
-percentile ranks, among all customers, of its *median* customer: ``r = 1 − PR(recency)`` (recent
-is high), ``fm = (PR(frequency) + PR(monetary)) / 2``; high ≥ 0.6, low < 0.4, mid between:
-
-=========  ===============  ================  ==============
-r \\ fm     low              mid               high
-=========  ===============  ================  ==============
-high       new customers    promising         champions
-mid        about to sleep   need attention    loyal
-low        lost             hibernating       at risk
-=========  ===============  ================  ==============
-
-Two segments with the same name get `` (2)``, `` (3)``… in decreasing order of
-``r + fm`` (the best keeps the plain name; ties: the larger first). Noise (``-1``) is
-"unassigned". Without RFM the name is ``segment <id>``.
+Names
+-----
+Segments are named once per run, by :mod:`segbench.reporting.names` (the RFM grid, where
+recency, frequency and monetary exist); the names come from the profile table, and each
+recommendation's action follows its segment's RFM name.
 
 Artifacts (``personalisation/`` of the run): ``top_products.csv`` (segment, by, rank,
-product…), ``product_affinity.csv``, ``category_affinity.csv``, ``terms.csv``,
-``segment_names.csv``, ``recommendations.{csv,md}`` (per segment: name, action, what to
-offer and to how many members who have not bought it yet) and ``segment_cards.md``.
+product…), ``product_affinity.csv``, ``category_affinity.csv``, ``terms.csv`` and
+``recommendations.{csv,md}`` (per segment: name, action, what to offer and to how many members
+who have not bought it yet). What to offer each segment is also a section of the run's one
+segment card, ``segment_card.md``.
 """
 
 from __future__ import annotations
@@ -63,18 +52,6 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
-HIGH, LOW = 0.6, 0.4
-NAME_GRID = {
-    ("high", "low"): "new customers",
-    ("high", "mid"): "promising",
-    ("high", "high"): "champions",
-    ("mid", "low"): "about to sleep",
-    ("mid", "mid"): "need attention",
-    ("mid", "high"): "loyal",
-    ("low", "low"): "lost",
-    ("low", "mid"): "hibernating",
-    ("low", "high"): "at risk",
-}
 ACTIONS = {
     "champions": "reward and retain: loyalty perks, early access, referrals; no discount needed",
     "loyal": "upsell and cross-sell higher-value items; invite to the loyalty programme",
@@ -254,71 +231,16 @@ def ctfidf_terms(
     return pd.DataFrame(rows) if rows else empty
 
 
-def _level(value: float) -> str:
-    return "high" if value >= HIGH else "low" if value < LOW else "mid"
-
-
-def rfm_segment_names(rfm: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
-    """Readable names from RFM (rule in the module docstring).
-
-    ``rfm``: per customer ``recency, frequency, monetary`` (index customer id). Returns one row
-    per segment: ``segment, size, r_score, fm_score, name``.
-    """
-    seg = _segment_of(labels)
-    frame = rfm.reindex(seg.index)[["recency", "frequency", "monetary"]].astype(float)
-    medians = frame.groupby(seg.to_numpy()).median()
-    sizes = seg.value_counts()
-
-    def rank(column: str, value: float) -> float:
-        values = frame[column].to_numpy()
-        return float((np.sum(values < value) + 0.5 * np.sum(values == value)) / len(values))
-
-    rows = []
-    for segment, row in medians.iterrows():
-        r = 1.0 - rank("recency", row["recency"])
-        fm = (rank("frequency", row["frequency"]) + rank("monetary", row["monetary"])) / 2
-        name = "unassigned" if segment == -1 else NAME_GRID[(_level(r), _level(fm))]
-        rows.append(
-            {
-                "segment": int(segment),
-                "size": int(sizes[segment]),
-                "r_score": r,
-                "fm_score": fm,
-                "name": name,
-            }
-        )
-    table = pd.DataFrame(rows)
-    table["_rank"] = table["r_score"] + table["fm_score"]
-    table = table.sort_values(["_rank", "size", "segment"], ascending=[False, False, True])
-    table = table.drop(columns="_rank")
-    seen: dict[str, int] = {}
-    names = []
-    for name in table["name"]:
-        seen[name] = seen.get(name, 0) + 1
-        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    table["name"] = names
-    return table.sort_values("segment", ignore_index=True)
-
-
-def default_names(labels: pd.Series) -> pd.DataFrame:
-    """``segment <id>`` names (no RFM), with sizes."""
-    sizes = _segment_of(labels).value_counts().sort_index()
-    return pd.DataFrame(
-        {
-            "segment": sizes.index.astype(np.int64),
-            "size": sizes.to_numpy(),
-            "name": ["unassigned" if s == -1 else f"segment {s}" for s in sizes.index],
-        }
-    )
-
-
 def recommendations(
     names: pd.DataFrame,
     affinity: pd.DataFrame | None = None,
     categories: pd.DataFrame | None = None,
     n_offers: int = 3,
 ) -> pd.DataFrame:
-    """Per segment: its name, an action by name, and what to offer (top lifts > 1)."""
+    """Per segment: its name, an action by name, and what to offer (top lifts > 1).
+
+    ``names``: one row per segment with ``segment, name, size`` (the run's names,
+    :mod:`segbench.reporting.names`)."""
     rows = []
     for _, seg in names.iterrows():
         base_name = str(seg["name"]).split(" (")[0]
@@ -351,49 +273,3 @@ def recommendations(
             }
         )
     return pd.DataFrame(rows)
-
-
-def segment_cards(
-    names: pd.DataFrame,
-    profiles: pd.DataFrame,
-    recs: pd.DataFrame,
-    affinity: pd.DataFrame | None = None,
-    terms: pd.DataFrame | None = None,
-) -> str:
-    """One Markdown card per segment: name, size, profile means, offers, products, terms."""
-    out = ["# Segment cards", ""]
-    for _, seg in names.iterrows():
-        s = int(seg["segment"])
-        out.append(f"## Segment {s}: {seg['name']} ({int(seg['size'])} customers)")
-        out.append("")
-        if s in profiles.index:
-            means = profiles.loc[s]
-            shown = [c for c in profiles.columns if str(c).startswith("mean_")][:8]
-            if shown:
-                out.append(
-                    "Profile: "
-                    + ", ".join(f"{c[len('mean_') :]} {means[c]:.3g}" for c in shown)
-                    + (
-                        f"; revenue share {means['revenue_share']:.1%}"
-                        if "revenue_share" in means
-                        else ""
-                    )
-                )
-        rec = recs[recs["segment"] == s]
-        if len(rec):
-            out.append(f"Action: {rec['action'].iloc[0]}.")
-            out.append(f"Offer: {rec['offer'].iloc[0]}.")
-        if affinity is not None and len(affinity):
-            top = affinity[affinity["segment"] == s].head(5)
-            if len(top):
-                out.append("")
-                out.append(
-                    top[["description", "lift", "support"]].round(3).to_markdown(index=False)
-                )
-        if terms is not None and len(terms):
-            words = terms[terms["segment"] == s]["term"].head(10).tolist()
-            if words:
-                out.append("")
-                out.append(f"Distinctive terms: {', '.join(words)}")
-        out.append("")
-    return "\n".join(out)

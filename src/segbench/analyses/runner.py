@@ -57,14 +57,12 @@ class AnalysisResult:
     """What the analyses return to the experiment: metrics, and additions to the segment card."""
 
     metrics: dict[str, float] = field(default_factory=dict)
-    names: dict[int, str] = field(default_factory=dict)
     offers: dict[int, str] = field(default_factory=dict)
 
     def extend_card(self, card: Any) -> None:
-        """Add the segment names and what to offer each segment to the run's segment card
-        (:class:`segbench.reporting.card.SegmentCard`, via ``log_responsibility``)."""
-        if self.names:
-            card.set_names(self.names)
+        """Add what to offer each segment to the run's segment card
+        (:class:`segbench.reporting.card.SegmentCard`, via ``log_responsibility``); the card
+        already has the run's segment names (from its profile table)."""
         if self.offers:
             card.add_section("What to offer", self.offers)
 
@@ -103,11 +101,14 @@ class _Context:
     pipeline: FeaturePipeline
     profiles: pd.DataFrame
     metrics: dict[str, float] = field(default_factory=dict)
-    names: dict[int, str] = field(default_factory=dict)
     offers: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from segbench.reporting.names import names_of
+
         self.seed = self.facts.seed
+        # the run's one set of segment names (segbench.reporting.names), from its profiles
+        self.names = names_of(self.profiles)
         self.labels = pd.Series(np.asarray(self.seg.labels), index=self.features.index.astype(str))
         # privacy: the same minimum as the profiles (privacy.min_cell_size; 0 = none)
         self.k = self.facts.min_cell_size
@@ -218,17 +219,9 @@ def _personalisation(ctx: _Context, s) -> None:
     from segbench.analyses import personalisation as p
 
     data, labels = ctx.data, ctx.labels
-    profile = ctx.features.profile
     min_customers = max(int(s.min_customers), ctx.k)
-    if {"recency", "frequency", "monetary"} <= set(profile.columns):
-        rfm = profile[["recency", "frequency", "monetary"]].copy()
-        rfm.index = rfm.index.astype(str)
-        names = p.rfm_segment_names(rfm, labels)
-        ctx.run.tags({"segbench.personalisation.naming": "rfm grid"})
-    else:
-        names = p.default_names(labels)
-    ctx.names = dict(zip(names["segment"].astype(int), names["name"], strict=True))
-    ctx.table(names, "personalisation/segment_names.csv")
+    # the run's names and sizes (its profile table): the same names as the card and plots
+    names = ctx.profiles[["name", "size"]].rename_axis("segment").reset_index()
     affinity = categories = terms = None
     if data.has("transactions"):
         top = p.top_products(data.transactions, labels, int(s.top_n))
@@ -248,7 +241,7 @@ def _personalisation(ctx: _Context, s) -> None:
     recs = p.recommendations(names, affinity, categories, int(s.n_offers))
     if ctx.small:
         shown = ~recs["segment"].isin(ctx.small)
-        names, recs = names[names["segment"].isin(recs["segment"][shown])], recs[shown]
+        recs = recs[shown]
         ctx.run.tags(
             {
                 "segbench.personalisation.suppressed_segments": ",".join(
@@ -256,7 +249,6 @@ def _personalisation(ctx: _Context, s) -> None:
                 )
             }
         )
-    ctx.names = {int(k): v for k, v in ctx.names.items() if int(k) not in ctx.small}
     for _, rec in recs.iterrows():
         words = [] if terms is None else terms[terms["segment"] == rec["segment"]]["term"].head(5)
         ctx.offers[int(rec["segment"])] = (
@@ -270,13 +262,12 @@ def _personalisation(ctx: _Context, s) -> None:
         )
     ctx.table(recs, "personalisation/recommendations.csv")
     ctx.run.text(recs.to_markdown(index=False), "personalisation/recommendations.md")
-    cards = p.segment_cards(names, ctx.profiles, recs, affinity, terms)
-    ctx.run.text(cards, "personalisation/segment_cards.md")
 
 
 def _temporal(ctx: _Context, s) -> None:
     from segbench.analyses.temporal import charts
     from segbench.analyses.temporal.migration import (
+        Reference,
         migration_table,
         track_segments,
         transitions_table,
@@ -291,7 +282,16 @@ def _temporal(ctx: _Context, s) -> None:
     )
     if not fits:
         raise SegbenchError(f"no {s.freq!r} window has {s.min_customers} customers")
-    result = track_segments(fits, float(s.drift_ari), float(s.drift_share), str(s.match))
+    # every window's segments matched to the run's, so ids and names are the run's
+    run = Reference(
+        ctx.labels.index,
+        ctx.features.X,
+        np.asarray(ctx.seg.labels),
+        lambda part: ctx.pipeline.transform(part).X,
+    )
+    result = track_segments(
+        fits, float(s.drift_ari), float(s.drift_share), str(s.match), reference=run
+    )
     ctx.metrics.update(result.metrics)
     drift = result.drift_windows
     tags = {"segbench.temporal.drift": ",".join(drift) if drift else "none"}
@@ -301,14 +301,13 @@ def _temporal(ctx: _Context, s) -> None:
     ctx.table(migration_table(result), "temporal/migration.csv")
     ctx.table(transitions_table(result), "temporal/transitions.csv")
     ctx.table(result.shares, "temporal/shares.csv", index=True)
-    names = _window_names(fits[0])
-    if names:
-        ctx.table(
-            pd.DataFrame({"segment": list(names), "name": list(names.values())}),
-            "temporal/segment_names.csv",
-        )
+    names = ctx.names
     ctx.run.figure(charts.migration_heatmaps(result, names), "temporal/migration.png")
     ctx.run.figure(charts.share_chart(result, names), "temporal/shares.png")
+    ctx.run.text(
+        charts.migration_sankey(result, names, f"Segment migration · {ctx.facts.title}"),
+        "temporal/migration_sankey.html",
+    )
     if s.online.enabled:
         online = online_vs_refit(
             data,
@@ -321,19 +320,6 @@ def _temporal(ctx: _Context, s) -> None:
         )
         ctx.metrics.update(online.metrics)
         ctx.table(online.batches, "temporal/online_batches.csv")
-
-
-def _window_names(fit: Any) -> dict[int, str]:
-    """RFM names of the first window's segments (matched ids keep them along the chain)."""
-    from segbench.analyses.personalisation import rfm_segment_names
-
-    profile = fit.pipeline.transform(fit.data).profile
-    if not {"recency", "frequency", "monetary"} <= set(profile.columns):
-        return {}
-    rfm = profile[["recency", "frequency", "monetary"]].copy()
-    rfm.index = rfm.index.astype(str)
-    table = rfm_segment_names(rfm, pd.Series(np.asarray(fit.labels), index=rfm.index))
-    return dict(zip(table["segment"].astype(int), table["name"], strict=True))
 
 
 def _k_selection(ctx: _Context, s) -> None:
@@ -377,7 +363,7 @@ def run_analyses(
     )
     with threadpool_limits(limits=settings.threads, user_api="openmp"):
         _run_all(ctx, settings)
-    return AnalysisResult(ctx.metrics, ctx.names, ctx.offers)
+    return AnalysisResult(ctx.metrics, ctx.offers)
 
 
 def _run_all(ctx: _Context, settings: AnalysisSettings) -> None:

@@ -98,7 +98,7 @@ def _value(value: object) -> str:
 def profile_section(profiles: pd.DataFrame) -> dict[int, str]:
     """Each segment's row of the (k-anonymised) profile table as a compact list."""
     out: dict[int, str] = {}
-    skip = {"size", "share", "small_segment"}
+    skip = {"name", "size", "share", "small_segment"}
     for segment, row in profiles.iterrows():
         if bool(row.get("small_segment", False)):
             out[int(segment)] = f"_{SUPPRESSED}_"

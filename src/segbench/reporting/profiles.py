@@ -1,8 +1,10 @@
 """Segment profiles: who is in each segment, in the source columns a person can read.
 
-One row per segment (noise, label -1, is a row of its own): ``size``, ``share``, the mean of
-each human-readable source column of the blocks used (recency, frequency, monetary, age, …)
-and, when a ``monetary`` column exists, ``revenue_share`` (the segment's share of total spend).
+One row per segment (noise, label -1, is a row of its own): the segment's ``name`` (the run's
+one naming rule, :mod:`segbench.reporting.names`: every other artifact reads the names from
+this column), ``size``, ``share``, the mean of each human-readable source column of the blocks
+used (recency, frequency, monetary, age, …) and, when a ``monetary`` column exists,
+``revenue_share`` (the segment's share of total spend).
 
 Small-cell suppression (``min_cell_size`` > 0, setting ``privacy.min_cell_size``,
 :mod:`segbench.data.disclosure`): a cell that describes fewer than ``min_cell_size`` customers
@@ -20,17 +22,28 @@ import numpy as np
 import pandas as pd
 
 from segbench.data.disclosure import small_cells
+from segbench.reporting.names import segment_names
 
 
 def segment_profiles(
     labels: np.ndarray, profile: pd.DataFrame, min_cell_size: int = 0
 ) -> pd.DataFrame:
-    """Profile table of a segmentation (index ``segment``), small cells suppressed."""
+    """Profile table of a segmentation (index ``segment``), small cells suppressed.
+
+    >>> profile = pd.DataFrame({"income": [10.0, 12, 90, 95]})
+    >>> segment_profiles(np.array([0, 0, 1, 1]), profile)[["name", "size", "mean_income"]]
+                    name  size  mean_income
+    segment
+    0         low income     2         11.0
+    1        high income     2         92.5
+    """
     frame = profile.copy()
     frame.index = range(len(frame))
     frame["segment"] = np.asarray(labels)
     grouped = frame.groupby("segment", sort=True)
-    table = pd.DataFrame({"size": grouped.size()})
+    names = segment_names(profile, np.asarray(labels), min_cell_size).set_index("segment")
+    table = pd.DataFrame({"name": names["name"], "size": grouped.size()})
+    table.index.name = "segment"
     table["share"] = table["size"] / table["size"].sum()
     numeric = [c for c in profile.columns if pd.api.types.is_numeric_dtype(profile[c])]
     if numeric:
@@ -51,7 +64,7 @@ def _suppress(
     table = table.copy()
     small = pd.Series(small_cells(table["size"].to_numpy(), k), index=table.index)
     table["small_segment"] = small
-    figures = [c for c in table.columns if c not in ("size", "share", "small_segment")]
+    figures = [c for c in table.columns if c not in ("name", "size", "share", "small_segment")]
     table.loc[small, figures] = np.nan
     binary = [c for c in numeric if frame[c].dropna().isin([0, 1]).all()]
     if binary:

@@ -55,6 +55,7 @@ from segbench.reporting.card import (
     profile_section,
 )
 from segbench.reporting.distinguishing import describe, distinguishing_features
+from segbench.reporting.names import names_of, plain_name
 from segbench.reporting.surrogate import Surrogate, fit_surrogate
 from segbench.settings import FairnessSettings
 
@@ -233,6 +234,8 @@ def build_card(
         title=title or data.name,
         sizes={int(s): int(n) for s, n in zip(segments, sizes, strict=True)},
     )
+    # the run's names (the profile table's, segbench.reporting.names): one name per segment
+    card.set_names({s: n for s, n in names_of(profiles).items() if n != plain_name(s)})
     card.summary.append(
         f"{data.n_customers} customers, {int((segments != -1).sum())} segments"
         + (f" and noise ({(labels == -1).mean():.1%})" if (labels == -1).any() else "")

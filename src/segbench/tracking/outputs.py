@@ -5,8 +5,8 @@ Artifacts of a run::
     config.yaml                       resolved config
     data/cleaning_report.csv          rows dropped per cleaning step (real datasets)
     profiles/segment_profiles.{md,csv}
-    plots/projection.png              2-D PCA projection coloured by segment
-    plots/segment_sizes.png
+    plots/projection.png, segment_sizes.png, silhouette.png, profile_heatmap.png
+                                      named segments (segbench.reporting.plots)
     assignments.parquet               pseudonymised customer_id → segment
     (model)                           MLflow logged model with a signature (when it can
                                       predict); its URI is the tag ``segbench.model_uri``
@@ -82,13 +82,15 @@ def log_outputs(
     pipeline: Any = None,
     data: CustomerData | None = None,
     dataset_config: Mapping[str, Any] | None = None,
+    silhouette_sample_size: int = 10_000,
 ) -> None:
     """Metrics, notes as tags, profiles, plots, assignments and the model.
 
     With the fitted ``pipeline`` and the ``data`` it was fitted on, the model is the
     whole-path pyfunc of :mod:`segbench.serving.model` (``dataset_config``, the run's dataset
     settings, is stored in it for ``python -m segbench.assign``); without them, the bare
-    estimator. ``title`` heads the plots.
+    estimator. ``title`` heads the plots; the silhouette plot draws the run's silhouette
+    sample (``silhouette_sample_size``, ``seed``).
     """
     run.metrics(metrics)
     if notes:
@@ -100,10 +102,16 @@ def log_outputs(
     )
     run.table(assignments, "assignments.parquet", index=False)
     if tracking.log_plots:
-        run.figure(
-            plots.projection_scatter(features.X, labels, title, seed), "plots/projection.png"
-        )
-        run.figure(plots.segment_sizes(labels, title), "plots/segment_sizes.png")
+        for path, fig in plots.segmentation_figures(
+            features.X,
+            labels,
+            profiles,
+            features.profile,
+            title=title,
+            seed=seed,
+            silhouette_sample_size=silhouette_sample_size,
+        ):
+            run.figure(fig, path)
     if tracking.log_model:
         info = log_model(
             estimator,

@@ -1,6 +1,19 @@
-"""Charts of segments over time: migration heat maps and segment shares, drift marked in red."""
+"""Charts of segments over time: migration heat maps, a migration Sankey diagram and segment
+shares, drift marked in red.
+
+Segments are written as :func:`segbench.reporting.names.segment_label` writes them, with the
+run's names (the windows' segment ids are the run's, :mod:`.migration`), in the colours of
+:func:`segbench.reporting.plots.segment_colours`.
+
+The Sankey diagram (:func:`migration_sankey`) is one self-contained interactive HTML page
+(plotly, its JavaScript inlined: no network needed; MLflow shows HTML artifacts): one column
+per window, one node per segment active in it plus "not active", bands as wide as the number
+of customers who moved; hovering a band shows the counts and the share of its source.
+"""
 
 from __future__ import annotations
+
+import html
 
 import matplotlib
 
@@ -8,47 +21,60 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from segbench.analyses.temporal.migration import TemporalSegments
+from segbench.analyses.temporal.migration import INACTIVE, TemporalSegments
+from segbench.reporting.names import segment_label
+from segbench.reporting.plots import segment_colours
 
 DRIFT_COLOUR = "crimson"
+INACTIVE_LABEL = "not active"
+INACTIVE_COLOUR = "#bdbdbd"
+
+
+def _label(value: str, names: dict[int, str] | None) -> str:
+    """A migration matrix's row/column label (segment id as text, or ``inactive``)."""
+    if value == INACTIVE:
+        return INACTIVE_LABEL
+    return segment_label(int(value), names)
 
 
 def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = None):
-    """One heat map per transition: row-normalised migration (share of each source segment
-    going to each target), counts written in the cells; drifted windows framed and titled in
-    red. ``names`` labels segment ids (e.g. RFM names of the run)."""
+    """One heat map per transition: the colour and the percentage of a cell are the share of
+    the row's customers (those in a segment, or not active, in the earlier window) who are in
+    the column's segment in the later window; each row's number of customers is in its label.
+    Drifted windows framed and titled in red. ``names``: the run's segment names."""
     transitions = result.transitions
     n = max(1, len(transitions))
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 1, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.8), squeeze=False)
     for ax, t in zip(axes[0], transitions, strict=False):
         counts = t.matrix.to_numpy(dtype=float)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
         ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-
-        def label(value: str) -> str:
-            if names and value.lstrip("-").isdigit() and int(value) in names:
-                return f"{value} {names[int(value)]}"
-            return value
-
         ax.set_xticks(
             range(counts.shape[1]),
-            [label(c) for c in t.matrix.columns],
-            rotation=60,
+            [_label(c, names) for c in t.matrix.columns],
+            rotation=40,
             ha="right",
             fontsize=7,
         )
-        ax.set_yticks(range(counts.shape[0]), [label(r) for r in t.matrix.index], fontsize=7)
+        ax.set_yticks(
+            range(counts.shape[0]),
+            [
+                f"{_label(r, names)} (n={int(total):,})"
+                for r, total in zip(t.matrix.index, totals[:, 0], strict=True)
+            ],
+            fontsize=7,
+        )
         for i in range(counts.shape[0]):
             for j in range(counts.shape[1]):
                 if counts[i, j]:
                     ax.text(
                         j,
                         i,
-                        f"{int(counts[i, j])}",
+                        f"{shares[i, j]:.0%}",
                         ha="center",
                         va="center",
-                        fontsize=6,
+                        fontsize=6.5,
                         color="white" if shares[i, j] > 0.5 else "black",
                     )
         title = f"{t.source} → {t.target}\nmodel ARI {t.model_ari:.2f} · stay {t.stay_rate:.0%}"
@@ -58,29 +84,34 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
                 spine.set_edgecolor(DRIFT_COLOUR)
                 spine.set_linewidth(2.5)
         ax.set_title(title, fontsize=8, color=DRIFT_COLOUR if t.drift else "black")
-        ax.set_xlabel("to segment", fontsize=7)
-        ax.set_ylabel("from segment", fontsize=7)
+        ax.set_xlabel(f"segment in {t.target}", fontsize=7)
+        ax.set_ylabel(f"segment in {t.source}", fontsize=7)
     if not transitions:
         axes[0][0].text(0.5, 0.5, "one window only: no migration", ha="center", va="center")
         axes[0][0].set_axis_off()
-    fig.suptitle("Segment migration between consecutive windows (rows sum to 100 %)", fontsize=9)
+    fig.suptitle(
+        "Segment migration between consecutive windows: share of each row's customers "
+        "(rows sum to 100 %; n = customers in the row)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
 
 def share_chart(result: TemporalSegments, names: dict[int, str] | None = None):
-    """Stacked segment shares per window; drifted windows marked in red."""
+    """Stacked segment shares per window, named; drifted windows marked in red."""
     shares = result.shares
-    fig, ax = plt.subplots(figsize=(1.2 * len(shares) + 3, 4))
+    fig, ax = plt.subplots(figsize=(1.2 * len(shares) + 4.5, 4))
     bottom = np.zeros(len(shares))
-    cmap = plt.get_cmap("tab10" if shares.shape[1] <= 10 else "tab20")
-    for i, seg in enumerate(shares.columns):
-        name = (
-            "noise"
-            if seg == -1
-            else f"{seg}" + (f" {names[seg]}" if names and seg in names else "")
+    colours = segment_colours(shares.columns)
+    for seg in shares.columns:
+        ax.bar(
+            range(len(shares)),
+            shares[seg],
+            bottom=bottom,
+            color=colours[int(seg)],
+            label=segment_label(seg, names),
         )
-        ax.bar(range(len(shares)), shares[seg], bottom=bottom, color=cmap(i % cmap.N), label=name)
         bottom += shares[seg].to_numpy()
     drift = set(result.drift_windows)
     ax.set_xticks(range(len(shares)), shares.index)
@@ -93,7 +124,118 @@ def share_chart(result: TemporalSegments, names: dict[int, str] | None = None):
             ax.annotate("drift", (i, 1.01), ha="center", color=DRIFT_COLOUR, fontsize=8)
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("share of active customers")
-    ax.set_title("Segment shares per window (matched ids; drift in red)", fontsize=9)
+    ax.set_title("Segment shares per window (the run's segments; drift in red)", fontsize=9)
     ax.legend(fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left")
     fig.tight_layout()
     return fig
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    colour = colour.lstrip("#")
+    r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None, title: str = ""):
+    """The plotly figure of :func:`migration_sankey`."""
+    import plotly.graph_objects as go
+
+    windows = result.windows
+    segments = sorted({int(s) for s in result.shares.columns})
+    colours = segment_colours(segments)
+    nodes: dict[tuple[str, str], int] = {}
+    labels, node_colours, xs, ys = [], [], [], []
+    columns = max(len(windows) - 1, 1)
+
+    def node(window: str, value: str) -> int:
+        key = (window, value)
+        if key not in nodes:
+            nodes[key] = len(labels)
+            i = windows.index(window)
+            inactive = value == INACTIVE
+            labels.append(f"{_label(value, names)} · {window}")
+            node_colours.append(INACTIVE_COLOUR if inactive else colours[int(value)])
+            order = len(segments) if inactive else segments.index(int(value))
+            xs.append(0.001 + 0.998 * i / columns)
+            ys.append(0.001 + 0.998 * order / max(len(segments), 1))
+        return nodes[key]
+
+    source, target, value, link_colours, hover = [], [], [], [], []
+    for t in result.transitions:
+        totals = t.matrix.sum(axis=1)
+        for row in t.matrix.index:
+            for column in t.matrix.columns:
+                count = int(t.matrix.loc[row, column])
+                if count == 0 or (row == INACTIVE and column == INACTIVE):
+                    continue
+                source.append(node(t.source, row))
+                target.append(node(t.target, column))
+                value.append(count)
+                base = INACTIVE_COLOUR if row == INACTIVE else colours[int(row)]
+                link_colours.append(_rgba(base, 0.35))
+                hover.append(
+                    f"{html.escape(_label(row, names))} ({t.source}) → "
+                    f"{html.escape(_label(column, names))} ({t.target})<br>"
+                    f"{count:,} customers, {count / totals[row]:.0%} of the "
+                    f"{int(totals[row]):,} in {html.escape(_label(row, names))}"
+                )
+    drift = set(result.drift_windows)
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "color": node_colours,
+                "x": xs,
+                "y": ys,
+                "pad": 12,
+                "thickness": 16,
+                "line": {"width": 0},
+                "hovertemplate": "%{label}<br>%{value:,} customers<extra></extra>",
+            },
+            link={
+                "source": source,
+                "target": target,
+                "value": value,
+                "color": link_colours,
+                "customdata": hover,
+                "hovertemplate": "%{customdata}<extra></extra>",
+            },
+        )
+    )
+    for i, window in enumerate(windows):
+        figure.add_annotation(
+            x=i / columns,
+            y=1.06,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            text=f"<b>{window}</b>" + (" · drift" if window in drift else ""),
+            font={"color": DRIFT_COLOUR if window in drift else "black", "size": 13},
+        )
+    figure.update_layout(
+        title={
+            "text": (title or "Segment migration")
+            + "<br><sup>customers moving between the run's segments from window to window; "
+            "“not active”: no purchase in the window. Hover a band for counts; drag a node "
+            "to move it.</sup>",
+            "x": 0.01,
+        },
+        font={"size": 12},
+        height=max(520, 70 * (len(segments) + 1) + 220),
+        margin={"l": 20, "r": 20, "t": 110, "b": 20},
+    )
+    return figure
+
+
+def migration_sankey(
+    result: TemporalSegments, names: dict[int, str] | None = None, title: str = ""
+) -> str:
+    """The migration between windows as one self-contained interactive HTML page (Sankey;
+    module docstring). Needs the ``plotly`` package."""
+    figure = sankey_figure(result, names, title)
+    return figure.to_html(
+        include_plotlyjs=True,
+        full_html=True,
+        config={"displaylogo": False, "responsive": True},
+    )

@@ -1,17 +1,24 @@
 """Migration between consecutive windows, stability over time, and drift flags.
 
-For consecutive window fits ``t-1 → t``:
+Every window's segment ids are the **run's**: each window's segments are matched to the run's
+segments (the *reference*; :class:`Reference`) by Hungarian assignment, so segment 2 is the
+same segment — with the same name — in the run's profiles, its segment card and every window.
+A window segment left without a partner (more segments than the run has) gets a fresh id
+above the run's. ``match="centroids"`` (default) pairs segments by behaviour: the window's
+customers are put through the run's fitted feature pipeline, and the window's segment
+centroids are compared with the run's in that one space
+(:func:`~segbench.evaluation.matching.match_by_centroids`; measured on Online Retail, a
+quarter's segments pair with the run's alike whether the two clouds are compared as they are
+or each standardised over its own customers, although a quarter's frequency and spend are
+lower than a year's). ``match="overlap"`` pairs segments by membership: a window's labels
+against the run's labels of the same customers
+(:func:`~segbench.evaluation.matching.match_by_overlap`) — which hides a mass movement of
+customers (it then looks like two segments swapping names), so it suits only stable customer
+bases. Without a reference (:func:`track_segments` called on window fits alone) the first
+window is the reference.
 
-- **matching**: window ``t``'s segment ids are matched to window ``t-1``'s (already matched)
-  ids by Hungarian assignment, so ids mean the same segment along the chain; a segment with
-  no partner gets a fresh id. ``match="centroids"`` (default) pairs segments by behaviour:
-  window ``t``'s customers are put through window ``t-1``'s fitted feature pipeline, and the
-  segment centroids of both windows are compared in that one space
-  (:func:`~segbench.evaluation.matching.match_by_centroids`). ``match="overlap"`` pairs
-  segments by membership over the customers active in both windows
-  (:func:`~segbench.evaluation.matching.match_by_overlap`) — which hides a mass movement of
-  customers (it then looks like two segments swapping names), so it suits only stable
-  customer bases.
+For consecutive windows ``t-1 → t``:
+
 - **migration matrix**: customers by (segment in ``t-1``, segment in ``t``), with the row
   ``inactive`` (active in ``t`` only: new or returning) and the column ``inactive`` (active in
   ``t-1`` only).
@@ -37,6 +44,7 @@ Tag ``segbench.temporal.drift``: the flagged windows (comma-separated) or ``none
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,10 +52,41 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from segbench.analyses.temporal.windows import WindowFit
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError
 from segbench.evaluation.matching import match_by_centroids, match_by_overlap, relabel
 
 INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The segmentation every window's segments are matched to (the run's): its customers'
+    ids, features and labels, and how new customers enter its feature space."""
+
+    ids: pd.Index
+    X: np.ndarray
+    labels: np.ndarray
+    transform: Callable[[CustomerData], np.ndarray]
+
+    @classmethod
+    def of_window(cls, fit: WindowFit) -> Reference:
+        """A window's own segmentation as the reference."""
+        ids, labels = fit.ids.astype(str), np.asarray(fit.labels)
+        return cls(ids, fit.X, labels, lambda d: fit.pipeline.transform(d).X)
+
+    def match(self, fit: WindowFit, how: str) -> dict[int, int]:
+        """``{window segment id: run segment id}`` for one window fit (module docstring)."""
+        if how == "overlap":
+            run = pd.Series(np.asarray(self.labels), index=self.ids.astype(str))
+            ids = fit.ids.astype(str)
+            shared = ids.isin(run.index)
+            return match_by_overlap(
+                run.reindex(ids[shared]).to_numpy(), np.asarray(fit.labels)[shared]
+            )
+        return match_by_centroids(
+            _centroids(self.X, self.labels), _centroids(self.transform(fit.data), fit.labels)
+        )
 
 
 @dataclass
@@ -113,32 +152,27 @@ def track_segments(
     drift_ari: float = 0.5,
     drift_share: float = 0.15,
     match: str = "centroids",
+    reference: Reference | None = None,
 ) -> TemporalSegments:
-    """Match, migrate, measure and flag drift along the window fits (module docstring)."""
+    """Match (to ``reference``, the run's segments; default the first window's), migrate,
+    measure and flag drift along the window fits (module docstring)."""
     if match not in ("centroids", "overlap"):
         raise ConfigError(f"temporal match={match!r}; expected 'centroids' or 'overlap'")
+    if reference is None and fits:
+        reference = Reference.of_window(fits[0])
     labels: dict[str, pd.Series] = {}
     transitions: list[Transition] = []
     previous: WindowFit | None = None
     for fit in fits:
         raw = pd.Series(np.asarray(fit.labels), index=fit.ids.astype(str))
         name = fit.window.label
+        matched = pd.Series(relabel(raw.to_numpy(), reference.match(fit, match)), index=raw.index)
+        labels[name] = matched
         if previous is None:
-            labels[name] = raw
             previous = fit
             continue
         before = labels[previous.window.label]
-        shared = raw.index.intersection(before.index)
-        if match == "overlap":
-            mapping = match_by_overlap(before.loc[shared].to_numpy(), raw.loc[shared].to_numpy())
-        else:  # both windows' centroids in window t-1's feature space
-            X_here = previous.pipeline.transform(fit.data).X
-            mapping = match_by_centroids(
-                _centroids(previous.X, before.loc[previous.ids.astype(str)].to_numpy()),
-                _centroids(X_here, fit.labels),
-            )
-        matched = pd.Series(relabel(raw.to_numpy(), mapping), index=raw.index)
-        labels[name] = matched
+        shared = matched.index.intersection(before.index)
         stay = float((before.loc[shared] == matched.loc[shared]).mean()) if len(shared) else np.nan
         model_ari = float(adjusted_rand_score(fit.labels, previous.predict(fit.data)))
         a, b = _shares(before), _shares(matched)
