@@ -136,6 +136,32 @@ def _rgba(colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _positions(nodes, source, target, value, windows, segments):
+    """Node centres: one column per window, segments in id order then "not active", each node
+    as tall as its customers (the larger of what flows in and out), on one scale."""
+    inflow, outflow = np.zeros(len(nodes)), np.zeros(len(nodes))
+    np.add.at(inflow, target, value)
+    np.add.at(outflow, source, value)
+    size = np.maximum(inflow, outflow)
+    order = {int(s): i for i, s in enumerate(segments)}
+    columns: dict[str, list[tuple[int, int]]] = {}
+    for (window, seg), i in nodes.items():
+        rank = len(segments) if seg == INACTIVE else order[int(seg)]
+        columns.setdefault(window, []).append((rank, i))
+    height = max(sum(size[i] for _, i in col) for col in columns.values())
+    gap = 0.04 * height
+    scale = height + gap * max(len(col) - 1 for col in columns.values())
+    xs, ys = [0.0] * len(nodes), [0.0] * len(nodes)
+    last = max(len(windows) - 1, 1)
+    for window, col in columns.items():
+        top = 0.0
+        for _, i in sorted(col):
+            xs[i] = 0.001 + 0.998 * windows.index(window) / last
+            ys[i] = min(max((top + size[i] / 2) / scale, 0.001), 0.999)
+            top += size[i] + gap
+    return xs, ys
+
+
 def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None, title: str = ""):
     """The plotly figure of :func:`migration_sankey`."""
     import plotly.graph_objects as go
@@ -144,20 +170,15 @@ def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None,
     segments = sorted({int(s) for s in result.shares.columns})
     colours = segment_colours(segments)
     nodes: dict[tuple[str, str], int] = {}
-    labels, node_colours, xs, ys = [], [], [], []
-    columns = max(len(windows) - 1, 1)
+    labels, full, node_colours = [], [], []
 
     def node(window: str, value: str) -> int:
         key = (window, value)
         if key not in nodes:
             nodes[key] = len(labels)
-            i = windows.index(window)
-            inactive = value == INACTIVE
-            labels.append(f"{_label(value, names)} · {window}")
-            node_colours.append(INACTIVE_COLOUR if inactive else colours[int(value)])
-            order = len(segments) if inactive else segments.index(int(value))
-            xs.append(0.001 + 0.998 * i / columns)
-            ys.append(0.001 + 0.998 * order / max(len(segments), 1))
+            labels.append(_label(value, names))  # the window heads its column
+            full.append(f"{html.escape(_label(value, names))} · {window}")
+            node_colours.append(INACTIVE_COLOUR if value == INACTIVE else colours[int(value)])
         return nodes[key]
 
     source, target, value, link_colours, hover = [], [], [], [], []
@@ -179,19 +200,22 @@ def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None,
                     f"{count:,} customers, {count / totals[row]:.0%} of the "
                     f"{int(totals[row]):,} in {html.escape(_label(row, names))}"
                 )
+    xs, ys = _positions(nodes, source, target, value, windows, segments)
     drift = set(result.drift_windows)
+    columns = max(len(windows) - 1, 1)
     figure = go.Figure(
         go.Sankey(
             arrangement="snap",
             node={
                 "label": labels,
+                "customdata": full,
                 "color": node_colours,
                 "x": xs,
                 "y": ys,
-                "pad": 12,
-                "thickness": 16,
+                "pad": 14,
+                "thickness": 18,
                 "line": {"width": 0},
-                "hovertemplate": "%{label}<br>%{value:,} customers<extra></extra>",
+                "hovertemplate": "%{customdata}<br>%{value:,} customers<extra></extra>",
             },
             link={
                 "source": source,
