@@ -1,4 +1,4 @@
-"""What to offer each segment: product lift and support, c-TF-IDF terms, RFM names, offers."""
+"""What to offer each segment: product lift and support, c-TF-IDF terms, offers."""
 
 from __future__ import annotations
 
@@ -116,49 +116,21 @@ def test_terms_of_fewer_customers_than_the_threshold_are_never_reported():
     assert "jane" not in set(terms["term"]) and "doe" not in set(terms["term"])
 
 
-def test_rfm_names_follow_the_documented_grid():
-    rng = np.random.default_rng(0)
-    n = 300
-    # 0: recent, frequent, big; 1: as recent, one small purchase; 2: long gone, one purchase
-    group = np.arange(n) % 3
-    rfm = pd.DataFrame(
-        {
-            "recency": np.where(group < 2, rng.uniform(1, 10, n), rng.uniform(250, 300, n)),
-            "frequency": np.where(group == 0, 20.0, 1.0),
-            "monetary": np.array([2000.0, 20.0, 25.0])[group] * rng.uniform(0.95, 1.05, n),
-        },
-        index=[f"c{i}" for i in range(n)],
-    )
-    names = p.rfm_segment_names(rfm, pd.Series(group, index=rfm.index)).set_index("segment")
-    # percentile ranks of each segment's median customer among all customers:
-    # 0: r ≈ 0.67 (high), fm ≈ 0.83 (high); 1: r ≈ 0.67, fm ≈ (0.33 + 0.17) / 2 (low);
-    # 2: r ≈ 0.17 (low), fm ≈ (0.33 + 0.5) / 2 (mid)
-    assert names.loc[0, "name"] == "champions"
-    assert names.loc[1, "name"] == "new customers"
-    assert names.loc[2, "name"] == "hibernating"
-    assert names.loc[0, "r_score"] >= p.HIGH and names.loc[2, "r_score"] < p.LOW
-    assert p.LOW <= names.loc[2, "fm_score"] < p.HIGH
+def test_every_rfm_name_has_its_action():
+    from segbench.reporting.names import NAME_GRID
 
-
-def test_duplicate_names_are_numbered_by_size():
-    rfm = pd.DataFrame(
-        {"recency": [1.0] * 6, "frequency": [5.0] * 6, "monetary": [9.0] * 6},
-        index=list("abcdef"),
-    )
-    labels = pd.Series([0, 0, 0, 0, 1, 1], index=rfm.index)
-    names = p.rfm_segment_names(rfm, labels).set_index("segment")["name"]
-    assert names[1] == f"{names[0]} (2)"
+    assert set(NAME_GRID.values()) == set(p.ACTIONS)
 
 
 def test_recommendations_offer_over_bought_products_with_reach():
     affinity = p.product_affinity(SHOP, LABELS, top_n=5, min_support=0.0, min_customers=1)
-    names = p.default_names(LABELS)
+    names = pd.DataFrame({"segment": [0, 1], "name": ["champions", "lost"], "size": [2, 2]})
     recs = p.recommendations(names, affinity, n_offers=2).set_index("segment")
     assert recs.loc[0, "offer"].startswith("desc Z [Z] (lift 2.0)")
     assert recs.loc[1, "offer"].startswith("desc Y [Y] (lift 2.0)")
     assert recs.loc[0, "offers_to_members_not_yet_buying"] == 1  # b has not bought Z
-    cards = p.segment_cards(names, pd.DataFrame(), recs.reset_index(), affinity)
-    assert "## Segment 0: segment 0 (2 customers)" in cards and "desc Z" in cards
+    assert recs.loc[0, "action"] == p.ACTIONS["champions"]
+    assert recs.loc[1, "action"] == p.ACTIONS["lost"]
 
 
 def test_category_lift_without_transactions():
@@ -192,14 +164,19 @@ def test_a_run_logs_personalisation_artifacts(tracking_uri):
             "analysis.assign.enabled=false",
         ]
     )
-    local = mlflow.artifacts.download_artifacts(
-        run_id=result.run_id, artifact_path="personalisation", tracking_uri=tracking_uri
+    root = Path(
+        mlflow.artifacts.download_artifacts(run_id=result.run_id, tracking_uri=tracking_uri)
     )
-    names = pd.read_csv(f"{local}/segment_names.csv")
-    assert len(names) == 3 and names["name"].str.len().gt(0).all()
+    local = root / "personalisation"
+    profiles = pd.read_csv(root / "profiles/segment_profiles.csv", index_col="segment")
     recs = pd.read_csv(f"{local}/recommendations.csv")
     assert set(recs.columns) >= {"segment", "name", "action", "offer"}
+    # the run's names (its profiles'), not a naming of its own
+    assert recs.set_index("segment")["name"].to_dict() == profiles["name"].to_dict()
     top = pd.read_csv(f"{local}/top_products.csv")
     assert set(top["by"]) == {"quantity", "revenue"}
-    cards = Path(local, "segment_cards.md").read_text()
-    assert cards.count("## Segment") == 3
+    # one segment card: the run's, with the offers; no second card, no second names table
+    assert not (local / "segment_cards.md").exists()
+    assert not (local / "segment_names.csv").exists()
+    card = (root / "segment_card.md").read_text()
+    assert card.count("**What to offer**") == 3

@@ -1,8 +1,15 @@
 """Choosing the number of segments: the elbow of inertia and the silhouette peak.
 
 For each ``k`` in ``[k_min, k_max]`` a copy of the run's estimator with ``k`` segments is
-fitted on the run's features; the curve records inertia (when the estimator has it, as
-k-means does) and the silhouette (sampled like the run's, :func:`sampled_silhouette`).
+fitted; the curve records inertia (when the estimator has it, as k-means does), BIC (when it
+has it, as a Gaussian mixture does) and the silhouette.
+
+Cost: on by default for the algorithms that take a number of segments, so bounded — the
+curve is fitted on a seeded sample of at most ``analysis.k_selection.sample_size`` customers
+(default 2,000; :func:`segbench.data.sampling.sample_rows`), whose silhouette is computed on
+that whole sample, with at most ``analysis.k_selection.n_init`` restarts per fit (default 2;
+the run's own ``n_init`` when lower). The curve's inertia is therefore the sample's: its
+shape, not its scale, is comparable with the run's ``inertia``.
 
 - **elbow** (Satopää et al. 2011, "Kneedle"): with ``k`` and inertia both scaled to [0, 1],
   the ``k`` farthest below the straight line from the first to the last point of the curve;
@@ -26,8 +33,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from segbench.algorithms import K_PARAMS, fit_labels
+from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
 from segbench.evaluation.metrics import sampled_silhouette
+
+
+def takes_k(estimator: Any) -> bool:
+    """Whether the estimator has a number-of-segments parameter (k selection applies)."""
+    return any(key in estimator.get_params(deep=False) for key in K_PARAMS)
 
 
 def k_parameter(estimator: Any) -> str:
@@ -58,27 +71,47 @@ def k_curve(
     X: np.ndarray,
     k_min: int = 2,
     k_max: int = 10,
-    silhouette_sample_size: int = 10_000,
+    sample_size: int = 2_000,
     seed: int = 0,
+    n_init: int | None = 2,
+    sensitive: Any = None,
 ) -> pd.DataFrame:
-    """Inertia and silhouette for each ``k`` (a copy of ``estimator`` per ``k``)."""
+    """Inertia, BIC and silhouette for each ``k`` (a copy of ``estimator`` per ``k``), on a
+    seeded sample of at most ``sample_size`` rows of ``X``, with at most ``n_init`` restarts
+    (module docstring). ``sensitive``: the sensitive attributes of ``X``'s rows, for
+    estimators that require them. The frame's ``attrs["customers"]`` is the sample's size.
+    """
     key = k_parameter(estimator)
+    rows_ = sample_rows(len(X), sample_size, seed, sort=True)
+    if rows_ is not None:
+        X = X[rows_]
+        if sensitive is not None:
+            sensitive = sensitive.iloc[rows_]
     k_max = min(k_max, len(X) - 1)
     if k_max < k_min:
         raise ConfigError(f"k selection needs k_min <= k_max; got {k_min}..{k_max}")
+    base = clone(estimator)
+    params = base.get_params(deep=False)
+    if n_init is not None and isinstance(params.get("n_init"), int):
+        base.set_params(n_init=min(int(n_init), params["n_init"]))
+    fit_params = {"sensitive_features": sensitive} if sensitive is not None else {}
     rows = []
     for k in range(k_min, k_max + 1):
-        model = clone(estimator).set_params(**{key: k})
-        labels = fit_labels(model, X)
-        silhouette, _ = sampled_silhouette(X, labels, silhouette_sample_size, seed)
+        model = clone(base).set_params(**{key: k})
+        labels = fit_labels(model, X, **fit_params)
+        silhouette, _ = sampled_silhouette(X, labels, len(X), seed)
+        bic = model.bic(X) if hasattr(model, "bic") else np.nan
         rows.append(
             {
                 "k": k,
                 "inertia": float(getattr(model, "inertia_", np.nan)),
+                "bic": float(bic),
                 "silhouette": silhouette,
             }
         )
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows)
+    curve.attrs["customers"] = len(X)
+    return curve
 
 
 def choices(curve: pd.DataFrame) -> dict[str, float]:
@@ -109,10 +142,24 @@ def k_choice_figure(curve: pd.DataFrame, run_k: int | None, title: str = ""):
                 color="crimson",
             )
         left.set_ylabel("inertia (within-segment sum of squares)")
+        left.set_title("Elbow")
+    elif "bic" in curve and curve["bic"].notna().all():
+        left.plot(curve["k"], curve["bic"], "o-", color="steelblue")
+        best = curve.loc[curve["bic"].idxmin()]
+        left.plot([best["k"]], [best["bic"]], "o", ms=12, mfc="none", mec="crimson", mew=2)
+        left.annotate(
+            f"lowest BIC k={int(best['k'])}",
+            (best["k"], best["bic"]),
+            xytext=(8, 10),
+            textcoords="offset points",
+            color="crimson",
+        )
+        left.set_ylabel("BIC (lower is better)")
+        left.set_title("BIC")
     else:
         left.text(0.5, 0.5, "no inertia for this algorithm", ha="center", va="center")
+        left.set_title("Elbow")
     left.set_xlabel("k")
-    left.set_title("Elbow")
     right.plot(curve["k"], curve["silhouette"], "o-", color="darkgreen")
     if "k_selection.silhouette_k" in picked:
         k = picked["k_selection.silhouette_k"]
@@ -141,6 +188,8 @@ def k_choice_figure(curve: pd.DataFrame, run_k: int | None, title: str = ""):
                 fontsize=8,
             )
         ax.set_xticks(curve["k"])
-    fig.suptitle(title or "Choice of k", fontsize=10)
+    customers = curve.attrs.get("customers")
+    caption = f" (fitted on {customers:,} customers)" if customers else ""
+    fig.suptitle((title or "Choice of k") + caption, fontsize=10)
     fig.tight_layout()
     return fig

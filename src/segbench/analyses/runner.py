@@ -16,7 +16,7 @@ predictive       outcomes (spend/churn, response) or        :mod:`segbench.analy
 personalisation  transactions (products), ``spend_*``       :mod:`.personalisation`
                  columns (categories), texts (terms), RFM
 temporal         transactions                               :mod:`segbench.analyses.temporal`
-k_selection      a k-means-like algorithm                   :mod:`segbench.analyses.k_selection`
+k_selection      an algorithm that takes k (on by default)  :mod:`segbench.analyses.k_selection`
 ===============  =========================================  =====================================
 
 Each analysis also logs its wall time as ``<analysis>.seconds``. The analyses run with
@@ -325,20 +325,30 @@ def _temporal(ctx: _Context, s) -> None:
 def _k_selection(ctx: _Context, s) -> None:
     from segbench.analyses import k_selection as ks
 
+    estimator = ctx.seg.estimator
+    if not ks.takes_k(estimator):
+        raise _NotApplicable(
+            f"{type(estimator).__name__} takes no number of segments, so there is no k to choose"
+        )
     curve = ks.k_curve(
-        ctx.seg.estimator,
+        estimator,
         ctx.features.X,
         s.k_min,
         s.k_max,
-        ctx.facts.silhouette_sample_size,
-        ctx.seed,
+        sample_size=s.sample_size,
+        seed=ctx.seed,
+        n_init=s.n_init,
+        sensitive=ctx.sensitive(ctx.features.index),
     )
     ctx.metrics.update(ks.choices(curve))
-    key = ks.k_parameter(ctx.seg.estimator)
-    run_k = ctx.seg.estimator.get_params(deep=False).get(key)
+    run_k = estimator.get_params(deep=False).get(ks.k_parameter(estimator))
     title = f"Choice of k · {ctx.facts.title}"
     ctx.table(curve, "k_selection/curve.csv")
     ctx.run.figure(ks.k_choice_figure(curve, run_k, title), "k_selection/k_choice.png")
+
+
+class _NotApplicable(SegbenchError):
+    """An analysis that does not apply to the run's algorithm: tagged, not logged."""
 
 
 ANALYSES: dict[str, Callable[[_Context, Any], None]] = {
@@ -376,7 +386,8 @@ def _run_all(ctx: _Context, settings: AnalysisSettings) -> None:
         try:
             analyse(ctx, options)
         except SegbenchError as err:
-            log.info("analysis %s skipped: %s", name, err)
+            if not isinstance(err, _NotApplicable):
+                log.info("analysis %s skipped: %s", name, err)
             run.tags({f"segbench.{name}.skipped": str(err)})
             continue
         ctx.metrics[f"{name}.seconds"] = time.perf_counter() - tic

@@ -88,12 +88,18 @@ class TemporalSettings(Section):
 
 
 class KSelectionSettings(Section):
-    """Elbow and silhouette over k for k-means-like algorithms
-    (:mod:`segbench.analyses.k_selection`)."""
+    """Elbow (or BIC) and silhouette over k for the algorithms that take a number of segments
+    (:mod:`segbench.analyses.k_selection`); on by default, at a bounded cost."""
 
-    enabled: bool = False
+    enabled: bool = True
+    """Skipped (tag ``segbench.k_selection.skipped``) for algorithms without k."""
     k_min: int = Field(2, ge=2)
     k_max: int = Field(10, ge=2)
+    sample_size: int = Field(2_000, ge=20)
+    """The curve is fitted on a seeded sample of at most this many customers."""
+    n_init: int | None = Field(2, ge=1)
+    """At most this many restarts per fit (the run's own ``n_init`` when lower; null = the
+    run's)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> KSelectionSettings:
