@@ -79,7 +79,8 @@ def k_curve(
     """Inertia, BIC and silhouette for each ``k`` (a copy of ``estimator`` per ``k``), on a
     seeded sample of at most ``sample_size`` rows of ``X``, with at most ``n_init`` restarts
     (module docstring). ``sensitive``: the sensitive attributes of ``X``'s rows, for
-    estimators that require them. The frame's ``attrs["customers"]`` is the sample's size.
+    estimators that require them. The frame's ``attrs`` hold the sample's size
+    (``customers``) and the restarts per fit (``n_init``, when the estimator has it).
     """
     key = k_parameter(estimator)
     rows_ = sample_rows(len(X), sample_size, seed, sort=True)
@@ -111,6 +112,8 @@ def k_curve(
         )
     curve = pd.DataFrame(rows)
     curve.attrs["customers"] = len(X)
+    if "n_init" in params:
+        curve.attrs["n_init"] = base.get_params(deep=False)["n_init"]
     return curve
 
 

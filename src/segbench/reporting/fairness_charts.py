@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,13 +11,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from segbench.reporting.names import segment_label
 
-def group_mix_chart(table: pd.DataFrame, attribute: str, title: str):
+
+def group_mix_chart(
+    table: pd.DataFrame, attribute: str, title: str, names: Mapping[int, str] | None = None
+):
     """Stacked horizontal bars: the population's group shares, then each segment's.
 
     ``table`` is a (k-anonymised) :func:`~segbench.fairness.metrics.group_table`; suppressed
     cells are drawn as one hatched grey block ("suppressed"), so the chart shows nothing the
-    table hides.
+    table hides. ``names``: the run's segment names (:mod:`segbench.reporting.names`).
     """
     groups = list(dict.fromkeys(table["group"].astype(str)))
     population = table.drop_duplicates("group").set_index("group")["population_share"]
@@ -25,7 +31,7 @@ def group_mix_chart(table: pd.DataFrame, attribute: str, title: str):
         part = table[table["segment"] == segment].set_index("group")
         rows.append(
             (
-                "noise" if segment == -1 else f"segment {segment}",
+                segment_label(segment, names),
                 part["segment_share"].reindex(groups).to_numpy(dtype=float, na_value=np.nan),
             )
         )

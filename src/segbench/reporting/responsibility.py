@@ -74,6 +74,8 @@ class ResponsibilityReport:
     surrogate_note: str = ""
     small_segments: list[int] = field(default_factory=list)
     card: SegmentCard | None = None
+    names: dict[int, str] = field(default_factory=dict)
+    """The run's segment names (its profile table's), for the charts."""
 
     def groups_frame(self) -> pd.DataFrame:
         """All per-segment × per-group tables in one frame (column ``attribute`` first)."""
@@ -115,7 +117,7 @@ def audit_segmentation(
     sensitive = sensitive_frame(data, features.index)
     if sensitive is None:
         attributes = []
-    report = ResponsibilityReport(attributes=attributes, min_cell_size=k)
+    report = ResponsibilityReport(attributes=attributes, min_cell_size=k, names=names_of(profiles))
 
     report.small_segments = sorted(small_segments(labels, k))
     report.metrics["privacy.small_segments"] = float(len(report.small_segments))

@@ -152,7 +152,8 @@ def log_responsibility(
             for attribute, table in report.group_tables.items():
                 title = f"{attribute} by segment · {dataset}"
                 run.figure(
-                    group_mix_chart(table, attribute, title), f"plots/fairness_{attribute}.png"
+                    group_mix_chart(table, attribute, title, report.names),
+                    f"plots/fairness_{attribute}.png",
                 )
     if report.proxies:
         run.table(report.proxy_frame(), "fairness/proxy_importance.csv", index=False)
