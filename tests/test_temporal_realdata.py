@@ -10,11 +10,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from datapaths import RETAIL, data_file
+from test_segment_identity import check_one_identity, figures  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
-def test_seed_study_preset_on_online_retail(tracking_uri):
+def test_seed_study_preset_on_online_retail(tracking_uri, figures):  # noqa: F811
     from segbench.api import run
 
     data_file(RETAIL)  # skips, naming SEGBENCH_DATA_DIR, when the shared data is absent
@@ -54,3 +55,11 @@ def test_seed_study_preset_on_online_retail(tracking_uri):
     assert migration["from_window"].nunique() == 4
     card = (Path(local) / "segment_card.md").read_text()
     assert "What to offer" in card
+    # one story: the card, profiles, offers, windows and every plot name the run's segments
+    # alike (the preset once called segments 1/2/4 lost/champions/at risk on the card and
+    # champions/hibernating/lost in its temporal artifacts)
+    names = check_one_identity(Path(local), figures)
+    assert sorted(n.split(" (")[0] for n in names.values()) == sorted(
+        ["new customers", "lost", "champions", "champions", "at risk"]
+    )
+    assert (Path(local) / "temporal/migration_sankey.html").stat().st_size > 1_000_000
