@@ -16,7 +16,7 @@ the stored dataset config: a YAML file, or a name of ``conf/dataset/`` (e.g.
 
 Output (CSV, or Parquet for ``.parquet``): ``customer_id`` (pseudonymised by
 :mod:`segbench.data.pseudonyms`, never the raw id), ``segment`` (``-1`` = noise) and, with
-``--run-id`` when the run logged RFM names, ``segment_name``. Pseudonyms match the run's only
+``--run-id``, ``segment_name`` (the run's segment names). Pseudonyms match the run's only
 when both used the same ``SEGBENCH_PSEUDONYM_KEY``.
 
 The tracking store is ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else
@@ -49,7 +49,7 @@ from segbench.tracking.mlflow_run import resolve_uri, retry_locked
 
 log = logging.getLogger("segbench.assign")
 MODEL_TAG = "segbench.model_uri"
-NAMES_ARTIFACT = "personalisation/segment_names.csv"
+NAMES_ARTIFACT = "profiles/segment_profiles.csv"  # its `name` column: the run's names
 
 
 def tracking_uri(given: str | None = None) -> str:
@@ -132,7 +132,7 @@ def dataset_config(model: SegmentationModel, override: str | None, path: Path) -
 
 
 def segment_names(run_id: str, uri: str) -> pd.Series | None:
-    """The run's segment names (``personalisation/segment_names.csv``), when it logged them."""
+    """The run's segment names (the ``name`` column of its profile table), when it has them."""
     import mlflow
 
     try:
@@ -142,6 +142,8 @@ def segment_names(run_id: str, uri: str) -> pd.Series | None:
     except Exception:  # no such artifact: names are optional
         return None
     table = pd.read_csv(local)
+    if "name" not in table.columns:  # a run from before segments were named in its profiles
+        return None
     return pd.Series(table["name"].to_numpy(), index=table["segment"].astype(int))
 
 
