@@ -123,14 +123,27 @@ class _Context:
         return sensitive_frame(self.data, ids)
 
     def table(self, frame: pd.DataFrame, path: str, index: bool = False) -> None:
-        """Log a per-segment table, without the rows of segments too small to show."""
-        if self.small:
-            segment = frame["segment"] if "segment" in frame.columns else None
-            if segment is None and frame.index.name == "segment":
-                segment = pd.Series(frame.index, index=frame.index)
-            if segment is not None:
-                frame = frame[~segment.astype(int).isin(self.small).to_numpy()]
+        """Log a per-segment table, without the rows of segments too small to show, with the
+        run's segment name beside each segment id (column ``name``)."""
+        segment = frame["segment"] if "segment" in frame.columns else None
+        if segment is None and frame.index.name == "segment":
+            segment = pd.Series(frame.index, index=frame.index)
+        if segment is not None and self.small:
+            keep = ~segment.astype(int).isin(self.small).to_numpy()
+            frame, segment = frame[keep], segment[keep]
+        if segment is not None and "name" not in frame.columns:
+            named = [segment_label_name(s, self.names) for s in segment.astype(int)]
+            at = frame.columns.get_loc("segment") + 1 if "segment" in frame.columns else 0
+            frame = frame.copy()
+            frame.insert(at, "name", named)
         self.run.table(frame, path, index=index)
+
+
+def segment_label_name(segment: int, names: dict[int, str]) -> str:
+    """The run's name of ``segment`` (a plain ``segment <id>`` for an id it does not know)."""
+    from segbench.reporting.names import plain_name
+
+    return names.get(int(segment), plain_name(segment))
 
 
 def _assign(ctx: _Context, s) -> None:

@@ -54,6 +54,7 @@ def segment_profiles(
         table["revenue_share"] = revenue / total if total else np.nan
     if min_cell_size > 0:
         table = _suppress(table, grouped, numeric, frame, int(min_cell_size))
+    table.attrs["naming"] = names["naming"].iloc[0] if len(names) else "segment ids"
     return table
 
 

@@ -238,6 +238,7 @@ def build_card(
     )
     # the run's names (the profile table's, segbench.reporting.names): one name per segment
     card.set_names({s: n for s, n in names_of(profiles).items() if n != plain_name(s)})
+    naming = profiles.attrs.get("naming")
     card.summary.append(
         f"{data.n_customers} customers, {int((segments != -1).sum())} segments"
         + (f" and noise ({(labels == -1).mean():.1%})" if (labels == -1).any() else "")
@@ -246,6 +247,11 @@ def build_card(
     for name in ("silhouette", "davies_bouldin", "ari"):
         if name in metrics:
             card.summary.append(f"- {name}: {metrics[name]:.3f}")
+    if naming and card.names:
+        card.summary.append(
+            f"- segment names: {naming} (`segbench.reporting.names`; the same in every "
+            "artifact of the run)"
+        )
     threshold = settings.flag_balance
     if report.attributes:
         card.summary += [
