@@ -107,6 +107,10 @@ def check_one_identity(local: Path, figures: dict[str, str], temporal: bool = Tr
         page = (local / "temporal/migration_sankey.html").read_text()
         assert set(sankey_labels(page)) <= {*labels.values(), charts.INACTIVE_LABEL}
         assert "rows sum to 100 %" in figures["temporal/migration.png"]
+        # small-cell suppression (privacy.min_cell_size, default 10) holds for migration too
+        migration = pd.read_csv(local / "temporal/migration.csv")
+        counts = migration["customers"].dropna()
+        assert ((counts == 0) | (counts >= 10)).all()
     return names
 
 
@@ -293,3 +297,27 @@ def test_a_default_run_logs_the_k_chart_and_an_algorithm_without_k_skips_it(trac
     stored = client.get_run(hdbscan.run_id).data
     assert "takes no number of segments" in stored.tags["segbench.k_selection.skipped"]
     assert not any(k.startswith("k_selection.") for k in stored.metrics)
+
+
+def test_small_migration_cells_are_suppressed_in_every_temporal_artifact():
+    from segbench.analyses.temporal.migration import migration_table
+
+    data = stream(90, months=6, seed=3)
+    fits, _ = fit_windows(data, time_windows(data, "Q"), make_pipeline, KMEANS)
+    plain = track_segments(fits)
+    (raw,) = plain.transitions
+    k = 12
+    assert ((raw.matrix > 0) & (raw.matrix < k)).to_numpy().any()  # there is something to hide
+    result = track_segments(fits, min_cell_size=k)
+    (t,) = result.transitions
+    table = migration_table(result)
+    counts = table["customers"].dropna().astype(int)
+    assert ((counts == 0) | (counts >= k)).all() and table["customers"].isna().any()
+    # complementary cells too: no row or column with exactly one cell hidden
+    hidden = t.suppressed.to_numpy()
+    assert all(row.sum() != 1 for row in hidden) and all(col.sum() != 1 for col in hidden.T)
+    link = charts.sankey_figure(result).data[0].link
+    assert min(link.value) >= k and len(link.value) < int((raw.matrix > 0).to_numpy().sum())
+    fig = charts.migration_heatmaps(result)
+    assert [x.get_text() for x in fig.axes[0].texts].count("–") == int(hidden.sum())
+    plt.close(fig)

@@ -303,7 +303,12 @@ def _temporal(ctx: _Context, s) -> None:
         lambda part: ctx.pipeline.transform(part).X,
     )
     result = track_segments(
-        fits, float(s.drift_ari), float(s.drift_share), str(s.match), reference=run
+        fits,
+        float(s.drift_ari),
+        float(s.drift_share),
+        str(s.match),
+        reference=run,
+        min_cell_size=ctx.k,
     )
     ctx.metrics.update(result.metrics)
     drift = result.drift_windows

@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from segbench.analyses.temporal.migration import INACTIVE, TemporalSegments
 from segbench.reporting.names import segment_label
@@ -41,7 +42,8 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
     """One heat map per transition: the colour and the percentage of a cell are the share of
     the row's customers (those in a segment, or not active, in the earlier window) who are in
     the column's segment in the later window; each row's number of customers is in its label.
-    Drifted windows framed and titled in red. ``names``: the run's segment names."""
+    Drifted windows framed and titled in red; suppressed cells (fewer customers than the
+    minimum, or complementary to such a cell) grey. ``names``: the run's segment names."""
     transitions = result.transitions
     n = max(1, len(transitions))
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.8), squeeze=False)
@@ -49,7 +51,9 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
         counts = t.matrix.to_numpy(dtype=float)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        hidden = t.shown().isna().to_numpy()
+        cmap = plt.get_cmap("Blues").with_extremes(bad="#e0e0e0")
+        ax.imshow(np.ma.masked_array(shares, hidden), cmap=cmap, vmin=0, vmax=1)
         ax.set_xticks(
             range(counts.shape[1]),
             [_label(c, names) for c in t.matrix.columns],
@@ -67,7 +71,9 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
         )
         for i in range(counts.shape[0]):
             for j in range(counts.shape[1]):
-                if counts[i, j]:
+                if hidden[i, j]:
+                    ax.text(j, i, "–", ha="center", va="center", fontsize=6.5, color="grey")
+                elif counts[i, j]:
                     ax.text(
                         j,
                         i,
@@ -89,9 +95,13 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
     if not transitions:
         axes[0][0].text(0.5, 0.5, "one window only: no migration", ha="center", va="center")
         axes[0][0].set_axis_off()
+    suppressed = any(
+        t.suppressed is not None and t.suppressed.to_numpy().any() for t in transitions
+    )
     fig.suptitle(
         "Segment migration between consecutive windows: share of each row's customers "
-        "(rows sum to 100 %; n = customers in the row)",
+        "(rows sum to 100 %; n = customers in the row)"
+        + ("; – = suppressed (too few customers)" if suppressed else ""),
         fontsize=9,
     )
     fig.tight_layout()
@@ -182,11 +192,16 @@ def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None,
         return nodes[key]
 
     source, target, value, link_colours, hover = [], [], [], [], []
+    hidden = 0
     for t in result.transitions:
         totals = t.matrix.sum(axis=1)
+        shown = t.shown()
         for row in t.matrix.index:
             for column in t.matrix.columns:
-                count = int(t.matrix.loc[row, column])
+                if pd.isna(shown.loc[row, column]):  # small-cell suppression
+                    hidden += 1
+                    continue
+                count = int(shown.loc[row, column])
                 if count == 0 or (row == INACTIVE and column == INACTIVE):
                     continue
                 source.append(node(t.source, row))
@@ -242,7 +257,14 @@ def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None,
             "text": (title or "Segment migration")
             + "<br><sup>customers moving between the run's segments from window to window; "
             "“not active”: no purchase in the window. Hover a band for counts; drag a node "
-            "to move it.</sup>",
+            "to move it."
+            + (
+                f" {hidden} flows of too few customers to show (or that would reveal one) "
+                "are left out."
+                if hidden
+                else ""
+            )
+            + "</sup>",
             "x": 0.01,
         },
         font={"size": 12},

@@ -31,6 +31,13 @@ For consecutive windows ``t-1 → t``:
 
 A window is flagged as **drift** when ``model ARI < drift_ari`` or ``share TVD > drift_share``.
 
+Small-cell suppression (``min_cell_size``, :mod:`segbench.data.disclosure`): a migration cell
+of more than zero but fewer than ``min_cell_size`` customers, and the complementary cells that
+would give it away from the row and column totals, are marked in ``Transition.suppressed``;
+the logged table leaves their counts out, the heat maps grey them, and the Sankey diagram
+leaves out their flows (:func:`segbench.fairness.metrics.suppress_cells`, the rule of the
+group tables).
+
 Metrics (stable names)::
 
     temporal.windows          windows segmented
@@ -101,6 +108,14 @@ class Transition:
     model_ari: float
     share_tvd: float
     drift: bool = False
+    suppressed: pd.DataFrame | None = None
+    """``True`` where a cell of ``matrix`` is not shown (small-cell suppression)."""
+
+    def shown(self) -> pd.DataFrame:
+        """``matrix`` with the suppressed cells missing."""
+        if self.suppressed is None:
+            return self.matrix.astype(float)
+        return self.matrix.astype(float).mask(self.suppressed)
 
 
 @dataclass
@@ -138,6 +153,29 @@ def migration_matrix(previous: pd.Series, current: pd.Series) -> pd.DataFrame:
     return table
 
 
+def suppressed_cells(matrix: pd.DataFrame, min_cell_size: int) -> pd.DataFrame:
+    """``True`` for the cells of a migration matrix that small-cell suppression hides (primary
+    and complementary, :func:`segbench.fairness.metrics.suppress_cells`).
+
+    >>> m = pd.DataFrame([[20, 3, 2], [15, 4, 1], [30, 40, 50]], index=list("abc"))
+    >>> suppressed_cells(m, 10).to_numpy().tolist()
+    [[False, True, True], [False, True, True], [False, False, False]]
+    """
+    from segbench.fairness.metrics import suppress_cells
+
+    long = matrix.stack().rename("count").reset_index()
+    long.columns = ["segment", "group", "count"]
+    for column in ("segment_share", "group_share", "population_share", "representation"):
+        long[column] = np.nan
+    out = suppress_cells(long.astype({"count": "Int64"}), int(min_cell_size))
+    hidden = out["suppressed"] if "suppressed" in out else pd.Series(False, index=out.index)
+    return pd.DataFrame(
+        hidden.to_numpy(dtype=bool).reshape(matrix.shape),
+        index=matrix.index,
+        columns=matrix.columns,
+    )
+
+
 def _shares(labels: pd.Series) -> pd.Series:
     return labels.value_counts(normalize=True).sort_index()
 
@@ -153,9 +191,11 @@ def track_segments(
     drift_share: float = 0.15,
     match: str = "centroids",
     reference: Reference | None = None,
+    min_cell_size: int = 0,
 ) -> TemporalSegments:
     """Match (to ``reference``, the run's segments; default the first window's), migrate,
-    measure and flag drift along the window fits (module docstring)."""
+    measure and flag drift along the window fits; mark the migration cells small-cell
+    suppression hides (module docstring)."""
     if match not in ("centroids", "overlap"):
         raise ConfigError(f"temporal match={match!r}; expected 'centroids' or 'overlap'")
     if reference is None and fits:
@@ -180,11 +220,13 @@ def track_segments(
         tvd = float(
             0.5 * np.abs(a.reindex(keys, fill_value=0) - b.reindex(keys, fill_value=0)).sum()
         )
+        matrix = migration_matrix(before, matched)
         transitions.append(
             Transition(
                 source=previous.window.label,
                 target=name,
-                matrix=migration_matrix(before, matched),
+                matrix=matrix,
+                suppressed=suppressed_cells(matrix, min_cell_size) if min_cell_size else None,
                 shared_customers=len(shared),
                 stay_rate=stay,
                 model_ari=model_ari,
@@ -208,10 +250,11 @@ def track_segments(
 
 
 def migration_table(result: TemporalSegments) -> pd.DataFrame:
-    """All migration matrices as one long table (from_window, to_window, from, to, customers)."""
+    """All migration matrices as one long table (from_window, to_window, from, to, customers);
+    suppressed cells have no count."""
     rows = []
     for t in result.transitions:
-        long = t.matrix.stack().rename("customers").reset_index()
+        long = t.shown().astype("Int64").stack().rename("customers").reset_index()
         long.insert(0, "to_window", t.target)
         long.insert(0, "from_window", t.source)
         rows.append(long)
