@@ -6,14 +6,13 @@ run's names (the windows' segment ids are the run's, :mod:`.migration`), in the 
 :func:`segbench.reporting.plots.segment_colours`.
 
 The Sankey diagram (:func:`migration_sankey`) is one self-contained interactive HTML page
-(plotly, its JavaScript inlined: no network needed; MLflow shows HTML artifacts): one column
-per window, one node per segment active in it plus "not active", bands as wide as the number
-of customers who moved; hovering a band shows the counts and the share of its source.
+(:mod:`segbench.reporting.sankey`: inline SVG, no library, no network; MLflow shows HTML
+artifacts): one column per window, one node per segment active in it plus "not active", bands
+as wide as the number of customers who moved; hovering a band shows the counts and the share
+of its source.
 """
 
 from __future__ import annotations
-
-import html
 
 import matplotlib
 
@@ -25,6 +24,7 @@ import pandas as pd
 from segbench.analyses.temporal.migration import INACTIVE, TemporalSegments
 from segbench.reporting.names import segment_label
 from segbench.reporting.plots import segment_colours
+from segbench.reporting.sankey import Flow, Node, sankey_html
 
 DRIFT_COLOUR = "crimson"
 INACTIVE_LABEL = "not active"
@@ -140,58 +140,17 @@ def share_chart(result: TemporalSegments, names: dict[int, str] | None = None):
     return fig
 
 
-def _rgba(colour: str, alpha: float) -> str:
-    colour = colour.lstrip("#")
-    r, g, b = (int(colour[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-def _positions(nodes, source, target, value, windows, segments):
-    """Node centres: one column per window, segments in id order then "not active", each node
-    as tall as its customers (the larger of what flows in and out), on one scale."""
-    inflow, outflow = np.zeros(len(nodes)), np.zeros(len(nodes))
-    np.add.at(inflow, target, value)
-    np.add.at(outflow, source, value)
-    size = np.maximum(inflow, outflow)
-    order = {int(s): i for i, s in enumerate(segments)}
-    columns: dict[str, list[tuple[int, int]]] = {}
-    for (window, seg), i in nodes.items():
-        rank = len(segments) if seg == INACTIVE else order[int(seg)]
-        columns.setdefault(window, []).append((rank, i))
-    height = max(sum(size[i] for _, i in col) for col in columns.values())
-    gap = 0.04 * height
-    scale = height + gap * max(len(col) - 1 for col in columns.values())
-    xs, ys = [0.0] * len(nodes), [0.0] * len(nodes)
-    last = max(len(windows) - 1, 1)
-    for window, col in columns.items():
-        top = 0.0
-        for _, i in sorted(col):
-            xs[i] = 0.001 + 0.998 * windows.index(window) / last
-            ys[i] = min(max((top + size[i] / 2) / scale, 0.001), 0.999)
-            top += size[i] + gap
-    return xs, ys
-
-
-def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None, title: str = ""):
-    """The plotly figure of :func:`migration_sankey`."""
-    import plotly.graph_objects as go
-
+def sankey_parts(
+    result: TemporalSegments, names: dict[int, str] | None = None
+) -> tuple[list[Node], list[Flow], int]:
+    """The nodes and flows of :func:`migration_sankey`, and how many flows small-cell
+    suppression left out."""
     windows = result.windows
     segments = sorted({int(s) for s in result.shares.columns})
     colours = segment_colours(segments)
-    nodes: dict[tuple[str, str], int] = {}
-    labels, full, node_colours = [], [], []
-
-    def node(window: str, value: str) -> int:
-        key = (window, value)
-        if key not in nodes:
-            nodes[key] = len(labels)
-            labels.append(_label(value, names))  # the window heads its column
-            full.append(f"{html.escape(_label(value, names))} · {window}")
-            node_colours.append(INACTIVE_COLOUR if value == INACTIVE else colours[int(value)])
-        return nodes[key]
-
-    source, target, value, link_colours, hover = [], [], [], [], []
+    order = [*map(str, segments), INACTIVE]
+    present: set[tuple[str, str]] = set()
+    flows: list[Flow] = []
     hidden = 0
     for t in result.transitions:
         totals = t.matrix.sum(axis=1)
@@ -204,84 +163,57 @@ def sankey_figure(result: TemporalSegments, names: dict[int, str] | None = None,
                 count = int(shown.loc[row, column])
                 if count == 0 or (row == INACTIVE and column == INACTIVE):
                     continue
-                source.append(node(t.source, row))
-                target.append(node(t.target, column))
-                value.append(count)
-                base = INACTIVE_COLOUR if row == INACTIVE else colours[int(row)]
-                link_colours.append(_rgba(base, 0.35))
-                hover.append(
-                    f"{html.escape(_label(row, names))} ({t.source}) → "
-                    f"{html.escape(_label(column, names))} ({t.target})<br>"
-                    f"{count:,} customers, {count / totals[row]:.0%} of the "
-                    f"{int(totals[row]):,} in {html.escape(_label(row, names))}"
+                present |= {(t.source, row), (t.target, column)}
+                source, target = _label(row, names), _label(column, names)
+                flows.append(
+                    Flow(
+                        f"{t.source}|{row}",
+                        f"{t.target}|{column}",
+                        count,
+                        INACTIVE_COLOUR if row == INACTIVE else colours[int(row)],
+                        f"{source} ({t.source}) → {target} ({t.target}): {count:,} customers, "
+                        f"{count / totals[row]:.0%} of the {int(totals[row]):,} in {source}",
+                    )
                 )
-    xs, ys = _positions(nodes, source, target, value, windows, segments)
-    drift = set(result.drift_windows)
-    columns = max(len(windows) - 1, 1)
-    figure = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={
-                "label": labels,
-                "customdata": full,
-                "color": node_colours,
-                "x": xs,
-                "y": ys,
-                "pad": 14,
-                "thickness": 18,
-                "line": {"width": 0},
-                "hovertemplate": "%{customdata}<br>%{value:,} customers<extra></extra>",
-            },
-            link={
-                "source": source,
-                "target": target,
-                "value": value,
-                "color": link_colours,
-                "customdata": hover,
-                "hovertemplate": "%{customdata}<extra></extra>",
-            },
+    nodes = [
+        Node(
+            f"{window}|{value}",
+            i,
+            _label(value, names),
+            INACTIVE_COLOUR if value == INACTIVE else colours[int(value)],
+            f"{_label(value, names)} · {window}",
         )
-    )
-    for i, window in enumerate(windows):
-        figure.add_annotation(
-            x=i / columns,
-            y=1.06,
-            xref="paper",
-            yref="paper",
-            showarrow=False,
-            text=f"<b>{window}</b>" + (" · drift" if window in drift else ""),
-            font={"color": DRIFT_COLOUR if window in drift else "black", "size": 13},
-        )
-    figure.update_layout(
-        title={
-            "text": (title or "Segment migration")
-            + "<br><sup>customers moving between the run's segments from window to window; "
-            "“not active”: no purchase in the window. Hover a band for counts; drag a node "
-            "to move it."
-            + (
-                f" {hidden} flows of too few customers to show (or that would reveal one) "
-                "are left out."
-                if hidden
-                else ""
-            )
-            + "</sup>",
-            "x": 0.01,
-        },
-        font={"size": 12},
-        height=max(520, 70 * (len(segments) + 1) + 220),
-        margin={"l": 20, "r": 20, "t": 110, "b": 20},
-    )
-    return figure
+        for i, window in enumerate(windows)
+        for value in order
+        if (window, value) in present
+    ]
+    return nodes, flows, hidden
 
 
 def migration_sankey(
     result: TemporalSegments, names: dict[int, str] | None = None, title: str = ""
 ) -> str:
-    """The migration between windows as one self-contained interactive HTML page (Sankey;
-    module docstring). Needs the ``plotly`` package."""
-    figure = sankey_figure(result, names, title)
-    return figure.to_html(
-        include_plotlyjs=True,
-        full_html=True,
-        config={"displaylogo": False, "responsive": True},
+    """The migration between windows as one self-contained interactive HTML page
+    (:func:`segbench.reporting.sankey.sankey_html`): one column per window, one node per
+    segment active in it plus "not active", bands as wide as the customers who moved."""
+    nodes, flows, hidden = sankey_parts(result, names)
+    drift = set(result.drift_windows)
+    note = (
+        "Customers moving between the run's segments from window to window; “not active”: no "
+        "purchase in the window. Hover a band or a node for its customers; click a node to "
+        "keep only its flows."
+        + (f" Windows in red drifted ({', '.join(sorted(drift))})." if drift else "")
+        + (
+            f" {hidden} flows of too few customers to show (or that would reveal one) are left out."
+            if hidden
+            else ""
+        )
+    )
+    return sankey_html(
+        [f"{w} · drift" if w in drift else w for w in result.windows],
+        nodes,
+        flows,
+        title or "Segment migration",
+        note,
+        column_colours=[DRIFT_COLOUR if w in drift else "#222" for w in result.windows],
     )
