@@ -126,7 +126,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
        color: #222; }
 h1 { font-size: 18px; margin: 0 0 4px; font-weight: 600; }
 p.note { font-size: 13px; color: #555; margin: 0 0 8px; max-width: 1200px; }
-svg.sankey { width: 100%; max-width: 1280px; height: auto; }
+svg.sankey { width: 100%; min-width: 1000px; max-width: 1280px; height: auto; }
 .flow { fill-opacity: 0.38; transition: fill-opacity 0.15s; cursor: pointer; }
 .flow:hover { fill-opacity: 0.8; }
 .flow.dim { fill-opacity: 0.06; }
