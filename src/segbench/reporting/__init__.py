@@ -1,7 +1,9 @@
 """What a run says about its segments, for people: profiles, plots, cards, transparency.
 
-- :mod:`.profiles` — size, share and means of the readable columns per segment;
-- :mod:`.plots` — the projection and segment-size figures;
+- :mod:`.profiles` — name, size, share and means of the readable columns per segment;
+- :mod:`.names` — the run's one naming rule, and how a segment is written everywhere;
+- :mod:`.plots` — projection, sizes, silhouette and profile heat map, segments named;
+- :mod:`.sankey` — a Sankey diagram as one self-contained interactive HTML page;
 - :mod:`.card` — the segment card (one Markdown page per run);
 - :mod:`.surrogate`, :mod:`.distinguishing`, :mod:`.numbers` — readable rules, the features
   that set a segment apart, readable numbers;
