@@ -126,6 +126,7 @@ import pyarrow as pa
 
 from segbench.data.model import CustomerData
 from segbench.datasets.base import DatasetAdapter, day_after, finish_dataset
+from segbench.datasets.synthetic_reviews import segment_reviews
 from segbench.errors import ConfigError
 
 SEGMENTS: tuple[str, ...] = ("champions", "loyal", "new", "at_risk", "bargain_hunters", "lost")
@@ -143,7 +144,8 @@ CHANNELS: tuple[str, ...] = ("web", "store", "app")
 AGE_BANDS: tuple[str, ...] = ("18-29", "30-44", "45-59", "60+")
 CATEGORIES: tuple[str, ...] = ("fashion", "electronics", "home", "beauty", "grocery", "sports")
 TIERS: tuple[str, ...] = ("premium", "standard", "discount")
-REVIEWS_PER_SEGMENT = 64
+#: Default bound on the distinct review texts of a dataset (their embedding is the cold cost).
+DISTINCT_REVIEWS = 3000
 NEXT_PERIOD_DAYS = 90
 
 _SIGMA0, _SIGMA1 = 0.1, 0.9
@@ -357,223 +359,6 @@ _TIER_PRICE = np.array([2.6, 1.0, 0.45])
 ITEMS_PER_TIER = 15
 SALE_DISCOUNT = 0.3
 
-# --- review fragments: opener, body, closer per segment --------------------------------------
-_FRAGMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "champions": (
-        (
-            "Absolutely love this shop, the quality is superb.",
-            "Another fantastic order, premium quality as always.",
-            "Five stars, excellent quality every time.",
-            "My favourite store, the quality is outstanding.",
-            "Outstanding quality once again, I love it.",
-            "Superb premium products, I love shopping here.",
-            "Excellent quality from start to finish, love it.",
-            "I love this brand, top quality every single time.",
-        ),
-        (
-            "The premium leather is beautifully made and worth every penny.",
-            "The designer range feels luxurious and excellent quality.",
-            "Top quality materials and flawless craftsmanship.",
-            "The premium collection is stunning and beautifully made.",
-            "Luxury products of excellent quality that are worth the price.",
-            "Every premium item I buy here is of superb quality.",
-            "The luxury line is not cheap but the quality is exceptional.",
-            "First class premium quality, beautifully finished.",
-        ),
-        (
-            "I recommend them to everyone, worth every penny.",
-            "Already planning my next premium order.",
-            "Worth every penny, a truly excellent premium brand.",
-            "Ten out of ten, excellent, I love this shop.",
-            "Superb quality, highly recommended.",
-            "Nothing else comes close on quality.",
-            "Excellent, keep up the amazing quality!",
-            "I happily pay more for this excellent quality.",
-        ),
-    ),
-    "loyal": (
-        (
-            "I have been a regular customer here for years.",
-            "Reliable as ever, my regular shop for years.",
-            "Another reliable order from my usual shop.",
-            "Good shop, consistent and reliable service for years.",
-            "My regular place for everyday basics for years.",
-            "Steady and dependable, as usual.",
-            "Nothing fancy, but reliable and consistent as always.",
-            "I order from them regularly, every month.",
-        ),
-        (
-            "The products are decent and reliable, and arrive when promised.",
-            "Good everyday items that do the job reliably.",
-            "Quality is consistent and the staff are friendly as usual.",
-            "I know what I will get and it is always fine.",
-            "Delivery was on time as usual and everything was as described.",
-            "The everyday range is consistent and dependable.",
-            "Fair prices and dependable, consistent quality.",
-            "Reliable service, the usual items in stock as always.",
-        ),
-        (
-            "I will keep shopping here as usual.",
-            "A satisfied regular customer, no complaints.",
-            "Four stars, satisfied as always.",
-            "A dependable shop I return to regularly.",
-            "Does what it says, I am satisfied.",
-            "Satisfied as always, see you next month.",
-            "Satisfied overall, a reliable shop.",
-            "I will be back for my usual order.",
-        ),
-    ),
-    "new": (
-        (
-            "First time ordering from this shop.",
-            "My very first purchase here as a new customer.",
-            "Just placed my first order with them.",
-            "I discovered this shop last week and tried my first order.",
-            "A friend recommended them so I placed my first order.",
-            "Tried this shop for the first time.",
-            "New customer here, my first order.",
-            "Ordered for the first time after seeing an advert.",
-        ),
-        (
-            "First impressions: signing up was quick and the website is easy to use.",
-            "My first package arrived and looked as pictured.",
-            "Checkout was simple for a first order and the welcome voucher was nice.",
-            "First impressions are good, the item seems fine.",
-            "Still getting to know the range as a new customer.",
-            "For a first order the confirmation and tracking were clear.",
-            "Not sure yet after one order, but my first item fits.",
-            "Everything went smoothly with my first delivery.",
-        ),
-        (
-            "Looking forward to trying more after this first order.",
-            "We will see how the second order goes.",
-            "A promising first impression.",
-            "I might order again soon, first impressions are good.",
-            "A good first experience overall.",
-            "Curious to explore the rest of the shop as a new customer.",
-            "So far, so good for a first order.",
-            "A nice welcome for a new customer.",
-        ),
-    ),
-    "at_risk": (
-        (
-            "Getting frustrated with the delays from this shop.",
-            "Used to love them, but lately delivery is always late.",
-            "Disappointed with the delays on my recent orders.",
-            "Not the shop it used to be, everything is delayed.",
-            "Another late delivery and another complaint.",
-            "Service has really gone downhill, constant delays.",
-            "My last few orders were late and a hassle.",
-            "I am losing patience with their late deliveries.",
-        ),
-        (
-            "The delivery was two weeks late and nobody answered my complaint.",
-            "Customer service took ages to reply to my complaint about the delay.",
-            "The item arrived late and damaged, and the return is a nightmare.",
-            "Orders keep getting delayed without any explanation.",
-            "Delivery is slower and slower while prices went up.",
-            "I waited on hold for an hour to complain about a late order.",
-            "My refund is delayed and still has not arrived after a month.",
-            "The tracking said delivered but the parcel came a week late.",
-        ),
-        (
-            "Thinking about switching to another shop.",
-            "One more delay and I am leaving.",
-            "Considering taking my business elsewhere.",
-            "Thinking of leaving if this does not improve.",
-            "They need to fix the delays or they will lose me.",
-            "Seriously considering switching to a competitor.",
-            "Starting to look at other shops.",
-            "Very close to leaving them for good.",
-        ),
-    ),
-    "bargain_hunters": (
-        (
-            "Great discounts this week.",
-            "Grabbed a bargain in the sale.",
-            "I only buy here when there is a discount.",
-            "The clearance sale is my favourite.",
-            "Cheap prices and great deals.",
-            "Waited for the sale and the discount paid off.",
-            "Used a discount coupon code again.",
-            "The best prices and discounts I have found.",
-        ),
-        (
-            "Got three items for the price of one with a discount voucher.",
-            "Half price in the sale, could not say no at that price.",
-            "The discount code saved me a lot on this order.",
-            "Stocked up during the flash sale at a low price.",
-            "Prices are low, so I buy in bulk when there is a sale.",
-            "Compared prices everywhere and this was the cheapest deal.",
-            "The discounted value range is fine for the low price I paid.",
-            "Free shipping on sale items makes the deals even cheaper.",
-        ),
-        (
-            "I will wait for the next sale.",
-            "Please send more discount coupons!",
-            "Worth it at that low price.",
-            "I only buy when things are on sale.",
-            "Keep the discounts and deals coming.",
-            "Cheapest prices around, that is why I shop here.",
-            "Signed up for price alerts and sale emails.",
-            "A cheap deal is a good deal.",
-        ),
-    ),
-    "lost": (
-        (
-            "I stopped buying here a long time ago.",
-            "Used to be a customer, I stopped shopping here.",
-            "Have not bought anything from them in over a year.",
-            "Gave up on this shop and stopped ordering.",
-            "Very disappointed, I no longer shop here.",
-            "That was my last order with them, I stopped buying.",
-            "I used to buy here, but not anymore.",
-            "Never buying from them again.",
-        ),
-        (
-            "The one item I bought was disappointing and fell apart.",
-            "The product was disappointing and nothing like the description.",
-            "The quality was poor, so I stopped buying.",
-            "I was disappointed and moved on to other shops.",
-            "My order was wrong and nobody cared, so I stopped ordering.",
-            "The experience was so disappointing that I closed my account.",
-            "I bought once, it disappointed me, and that was it.",
-            "Returned everything and never came back.",
-        ),
-        (
-            "I have moved on to other shops and stopped buying here.",
-            "Disappointed, would not recommend.",
-            "Not worth it, I no longer buy here.",
-            "Deleted the app and stopped ordering.",
-            "Unsubscribed from their emails, no longer a customer.",
-            "I do not miss them at all.",
-            "Disappointing, one star.",
-            "Save your money, I stopped buying here.",
-        ),
-    ),
-}
-
-
-def review_pool() -> list[str]:
-    """The fixed pool of distinct review strings, :data:`REVIEWS_PER_SEGMENT` per segment.
-
-    Segment ``j`` owns entries ``j*64 .. j*64+63`` (order of :data:`SEGMENTS`). Review ``i``
-    of a segment combines opener ``i % 8``, body ``i // 8`` and closer ``(i + 3·(i // 8)) % 8``
-    (a Latin square: every fragment appears equally often and no two reviews coincide).
-
-    >>> pool = review_pool()
-    >>> len(pool), len(set(pool))
-    (384, 384)
-    """
-    pool: list[str] = []
-    for segment in SEGMENTS:
-        openers, bodies, closers = _FRAGMENTS[segment]
-        for i in range(REVIEWS_PER_SEGMENT):
-            a, b = i % 8, i // 8
-            c = (a + 3 * b) % 8
-            pool.append(f"{openers[a]} {bodies[b]} {closers[c]}")
-    return pool
-
 
 def product_catalogue() -> pd.DataFrame:
     """The fixed product catalogue: ``product_id, description, category, tier, price``.
@@ -713,6 +498,7 @@ class SyntheticDataset(DatasetAdapter):
         segment_shares: Mapping[str, float] | None = None,
         end_date: str = "2024-12-31",
         span_days: int = 731,
+        distinct_reviews: int | None = DISTINCT_REVIEWS,
     ) -> None:
         self.n_customers = n_customers
         self.demographic_strength = demographic_strength
@@ -722,6 +508,7 @@ class SyntheticDataset(DatasetAdapter):
         self.segment_shares = segment_shares
         self.end_date = end_date
         self.span_days = span_days
+        self.distinct_reviews = distinct_reviews
 
     # -- parameter checks -----------------------------------------------------------------
     def _shares(self) -> np.ndarray:
@@ -756,6 +543,14 @@ class SyntheticDataset(DatasetAdapter):
             value = getattr(self, knob)
             if not 0.0 <= float(value) <= 1.0:
                 raise ConfigError(f"synthetic dataset: {knob} must be in [0, 1]; found {value!r}")
+        limit = self.distinct_reviews
+        if limit is not None and (
+            isinstance(limit, bool) or int(limit) != limit or limit < len(SEGMENTS)
+        ):
+            raise ConfigError(
+                f"synthetic dataset: distinct_reviews must be an integer >= {len(SEGMENTS)} or "
+                f"null (every review its own text); found {limit!r}"
+            )
         if int(self.span_days) < 180:
             raise ConfigError(
                 f"synthetic dataset: span_days must be >= 180; found {self.span_days!r}"
@@ -814,7 +609,7 @@ class SyntheticDataset(DatasetAdapter):
                 "segment_sizes": sizes,
                 "segment_shares": dict(zip(SEGMENTS, shares.tolist(), strict=True)),
                 "params": self._params(),
-                "review_pool_size": len(SEGMENTS) * REVIEWS_PER_SEGMENT,
+                "n_distinct_reviews": len(texts["text"].cat.categories),
                 "catalogue_size": len(CATEGORIES) * len(TIERS) * ITEMS_PER_TIER,
                 "span": [str(self._start().date()), str(pd.Timestamp(self.end_date).date())],
                 "next_period_days": NEXT_PERIOD_DAYS,
@@ -833,6 +628,9 @@ class SyntheticDataset(DatasetAdapter):
             "seed": int(self.seed),
             "end_date": str(self.end_date),
             "span_days": int(self.span_days),
+            "distinct_reviews": None
+            if self.distinct_reviews is None
+            else int(self.distinct_reviews),
         }
 
     def _start(self) -> pd.Timestamp:
@@ -1001,6 +799,13 @@ class SyntheticDataset(DatasetAdapter):
         return transactions, spend
 
     def _texts(self, rng: np.random.Generator, segment: np.ndarray, ids: pd.Index) -> pd.DataFrame:
+        """Reviews: how many each customer writes, on which segment's topic, which text.
+
+        The reviews on topic ``s`` take the first ``k`` texts of ``s``'s fixed sequence
+        (:func:`~segbench.datasets.synthetic_reviews.segment_reviews`), ``k`` the number of
+        those reviews or ``distinct_reviews / 6`` (rounded up), whichever is smaller; each of
+        the ``k`` texts is used equally often (give or take one), in random order.
+        """
         n = len(segment)
         n_reviews = _draw_rows(np.cumsum(_REVIEW_COUNT_PROBS, axis=1), segment, rng.random(n))
         cust = np.repeat(np.arange(n, dtype=np.int32), n_reviews)
@@ -1009,13 +814,19 @@ class SyntheticDataset(DatasetAdapter):
         # another segment, uniformly among the other five
         other = (own + rng.integers(1, len(SEGMENTS), size=len(cust))) % len(SEGMENTS)
         topic = np.where(off_topic, other, own)
-        review = topic * REVIEWS_PER_SEGMENT + rng.integers(0, REVIEWS_PER_SEGMENT, len(cust))
+        limit = self.distinct_reviews
+        per_segment = None if limit is None else -(-int(limit) // len(SEGMENTS))
+        code = np.empty(len(cust), dtype=np.int32)
+        texts: list[str] = []
+        for s in range(len(SEGMENTS)):
+            rows = np.flatnonzero(topic == s)
+            k = len(rows) if per_segment is None else min(len(rows), per_segment)
+            code[rows] = len(texts) + rng.permutation(len(rows)) % max(k, 1)
+            texts += segment_reviews(s, k)
         return pd.DataFrame(
             {
                 "customer_id": pd.Categorical.from_codes(cust, dtype=_id_dtype(ids)),
-                "text": pd.Categorical.from_codes(
-                    review, categories=pd.Index(review_pool(), dtype="str")
-                ),
+                "text": pd.Categorical.from_codes(code, categories=pd.Index(texts, dtype="str")),
             }
         )
 

@@ -176,6 +176,9 @@ def assigner_for(estimator: Any, method: str = "auto", seed: int = 0) -> BaseEst
     """The (unfitted) assignment method for a fitted ``estimator`` (see the module table)."""
     if method not in METHODS:
         raise ConfigError(f"assignment method {method!r} unknown; expected one of {METHODS}")
+    if getattr(estimator, "density_based", False) and hasattr(estimator, "estimator_"):
+        # segbench.algorithms.density: the fitted library estimator, with the values used
+        estimator = estimator.estimator_
     module = type(estimator).__module__
     name = type(estimator).__name__
     if method == "auto":

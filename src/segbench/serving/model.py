@@ -317,7 +317,8 @@ def model_requirements(estimator: Any, pipeline: Any = None) -> list[str]:
     names = {"scikit-learn", "numpy", "pandas"}
     if pipeline is not None:
         names |= {"scipy", "hydra-core", "omegaconf", "mlflow"}
-    if type(estimator).__module__.split(".")[0] == "hdbscan":
+    inner = getattr(estimator, "estimator_", estimator)  # segbench.algorithms.density
+    if "hdbscan" in {type(e).__module__.split(".")[0] for e in (estimator, inner)}:
         names.add("hdbscan")
     for block in getattr(pipeline, "blocks", {}).values():
         if getattr(block, "method", None) == "sbert":
