@@ -60,6 +60,9 @@ METRICS: tuple[MetricDef, ...] = (
     _m("davies_bouldin", "min", "internal", 0, INF, "Davies–Bouldin index"),
     _m("calinski_harabasz", "max", "internal", 0, INF, "Calinski–Harabasz index"),
     _m("silhouette_sample_size", None, "context", 0, INF, "customers in the silhouette"),
+    # density-based validity, density methods only (segbench.evaluation.dbcv)
+    _m("dbcv", "max", "internal", -1, 1, "density-based clustering validation (DBCV)"),
+    _m("dbcv_sample_size", None, "context", 0, INF, "customers in the DBCV"),
     # external indices, against ground truth
     _m("ari", "max", "external", -0.5, 1, "adjusted Rand index"),
     _m("ami", "max", "external", -1, 1, "adjusted mutual information"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from segbench.algorithms import Segmentation
 from segbench.data.model import CustomerData
+from segbench.evaluation.dbcv import is_density_based, sampled_dbcv
 from segbench.evaluation.metrics import evaluate, silhouette_sample
 from segbench.fairness.scoring import fairness_scores
 from segbench.features import FeatureMatrix
@@ -31,8 +32,9 @@ class Scorer:
     """Scores segmentations with the run's evaluation and fairness settings and seed.
 
     Calling it gives ``(metrics, notes)``: internal indices, external ones when the data has
-    labels, model-specific ones, ``fit_seconds``, and ``fairness.<attribute>.<metric>`` per
-    audited sensitive attribute (:mod:`segbench.fairness.scoring`).
+    labels, model-specific ones, ``fit_seconds``, DBCV for density methods
+    (:func:`density_metrics`), and ``fairness.<attribute>.<metric>`` per audited sensitive
+    attribute (:mod:`segbench.fairness.scoring`).
     """
 
     evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
@@ -58,7 +60,33 @@ class Scorer:
             silhouettes=silhouettes,
         )
         metrics["fit_seconds"] = seg.fit_seconds
+        metrics.update(density_metrics(features, seg, self.evaluation, self.seed, notes))
         metrics.update(
             fairness_scores(self.fairness, data, features.index, seg.labels, silhouettes)
         )
         return metrics, notes
+
+
+def density_metrics(
+    features: FeatureMatrix,
+    seg: Segmentation,
+    evaluation: EvaluationSettings,
+    seed: int,
+    notes: dict[str, str],
+) -> dict[str, float]:
+    """``dbcv`` and ``dbcv_sample_size`` for a density method (:mod:`segbench.evaluation.dbcv`),
+    nothing for any other; the values an estimator resolved at fit time
+    (``resolved_params_``, e.g. DBSCAN's ``eps="auto"``) go to ``notes["resolved_params"]``."""
+    resolved = getattr(seg.estimator, "resolved_params_", None)
+    if resolved:
+        notes["resolved_params"] = ", ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+            for key, value in resolved.items()
+        )
+    if not is_density_based(seg.estimator):
+        return {}
+    value, used = sampled_dbcv(features.X, seg.labels, evaluation.dbcv_sample_size, seed)
+    if value != value:  # NaN: fewer than two segments
+        notes["dbcv_skipped"] = "DBCV needs at least two segments (noise excluded)"
+        return {}
+    return {"dbcv": value, "dbcv_sample_size": float(used)}

@@ -35,6 +35,10 @@ class EvaluationSettings(Section):
     silhouette_sample_size: int = Field(10_000, ge=2)
     """Silhouette is O(n²): above this many customers it is computed on a seeded sample of
     this size (logged as ``silhouette_sample_size``)."""
+    dbcv_sample_size: int = Field(2000, ge=10)
+    """DBCV (density methods only, :mod:`segbench.evaluation.dbcv`) is O(n²) within each
+    segment: above this many segmented customers it is computed on a seeded stratified sample
+    of this size (logged as ``dbcv_sample_size``)."""
     external: bool = True
     """External indices (``ari``, ``ami``, ``nmi``) when the dataset has ground-truth labels."""
     stability: StabilitySettings = StabilitySettings()
