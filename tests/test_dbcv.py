@@ -70,7 +70,7 @@ def test_many_dimensions_do_not_overflow():
 
 
 def test_undefined_with_one_segment():
-    X, y = make_blobs(100, centers=1, random_state=0)
+    X, _ = make_blobs(100, centers=1, random_state=0)
     assert np.isnan(dbcv_score(X, np.zeros(100, dtype=int)))
     assert np.isnan(sampled_dbcv(X, np.full(100, -1), 50, seed=0)[0])
 
