@@ -11,12 +11,12 @@ import pytest
 from segbench.data.model import TEXT_COLUMNS, TRANSACTION_COLUMNS
 from segbench.datasets.synthetic import (
     DEFAULT_SHARES,
-    REVIEWS_PER_SEGMENT,
+    DISTINCT_REVIEWS,
     SEGMENTS,
     SyntheticDataset,
     product_catalogue,
-    review_pool,
 )
+from segbench.datasets.synthetic_reviews import review_pool, review_topics, segment_reviews
 from segbench.errors import ConfigError
 
 PRICE_WORDS = (
@@ -105,7 +105,7 @@ def test_meta(data):
     assert re.fullmatch(r"[0-9a-f]{16}", m.fingerprint)
     assert m.notes["segment_sizes"] == data.labels.value_counts().to_dict()
     assert m.notes["params"]["n_customers"] == 3000
-    assert m.notes["review_pool_size"] == len(review_pool())
+    assert m.notes["n_distinct_reviews"] == data.texts["text"].nunique() <= DISTINCT_REVIEWS
     last_day = data.transactions["timestamp"].max().normalize()
     assert m.analysis_date == last_day + pd.Timedelta(days=1)
 
@@ -214,14 +214,56 @@ def test_catalogue():
 
 
 # -- texts --------------------------------------------------------------------------------------
-def test_review_pool_is_small_and_fixed(data):
-    pool = review_pool()
-    assert len(pool) == len(set(pool)) == len(SEGMENTS) * REVIEWS_PER_SEGMENT < 600
-    assert set(data.texts["text"].astype(str)) <= set(pool)
+def test_reviews_are_varied_and_bounded(data):
+    texts = data.texts["text"].astype(str)
     assert tuple(data.texts.columns) == TEXT_COLUMNS
     n_reviews = data.texts.groupby("customer_id", observed=False).size()
-    assert n_reviews.max() == 3
-    assert (n_reviews == 0).mean() < 0.1
+    assert n_reviews.max() == 3 and (n_reviews == 0).mean() < 0.1
+    # far more distinct texts than the former 384-string pool, each used about equally often
+    distinct = texts.nunique()
+    assert distinct == DISTINCT_REVIEWS == len(data.texts["text"].cat.categories)
+    uses = texts.value_counts()
+    assert uses.max() - uses.min() <= uses.mean()
+    # varied length, spelling slips, lower case
+    words = texts.str.split().str.len()
+    assert words.min() <= 6 and words.max() >= 35 and 12 <= words.median() <= 25
+    assert texts.str.match(r"[a-z]").mean() > 0.05
+    # customers' text is not a handful of points: few customers share another's reviews
+    per_customer = data.texts.groupby("customer_id", observed=True)["text"].agg(
+        lambda t: "|".join(sorted(t.astype(str)))
+    )
+    assert per_customer.duplicated(keep=False).mean() < 0.1
+
+
+def test_review_sequences_are_fixed_distinct_and_prefix_stable():
+    first = segment_reviews(3, 200)
+    assert first == segment_reviews(3, 200) and first[:50] == segment_reviews(3, 50)
+    pool = review_pool(300)
+    assert len(pool) == len(set(pool)) == 1800
+    assert review_topics(300).tolist() == [s for s in range(6) for _ in range(300)]
+    # surface noise: lower case, typing slips (a word not in any sentence template)
+    assert sum(t[0].islower() for t in pool) / len(pool) > 0.05
+    from segbench.datasets import synthetic_reviews as r
+
+    sources = [*r._GENERIC, *r._ITEMS, *(t for g in r._SEGMENT_SENTENCES for t in g)]
+    sources += [*(t for g in r._CLOSERS for t in g), *(v for g in r._SLOTS.values() for v in g)]
+    sources += [american for _, american in r._SPELLING] + ["star", "stars"]
+    vocabulary = set(re.findall(r"[a-z]+", " ".join(sources).lower()))
+    words = [w for t in pool for w in re.findall(r"[a-z]+", t.lower())]
+    slips = sum(w not in vocabulary for w in words) / len(words)
+    assert 0.005 < slips < 0.05
+
+
+def test_distinct_reviews_bounds_the_texts_and_null_gives_every_review_its_own():
+    bounded = SyntheticDataset(n_customers=800, distinct_reviews=60, seed=1).load()
+    assert bounded.texts["text"].nunique() == 60
+    free = SyntheticDataset(n_customers=800, distinct_reviews=None, seed=1).load()
+    assert free.texts["text"].nunique() == len(free.texts)
+    with pytest.raises(ConfigError, match="distinct_reviews"):
+        SyntheticDataset(distinct_reviews=3).load()
+    # a smaller dataset's texts are texts of a larger one (one embedding cache serves both)
+    small = SyntheticDataset(n_customers=500, seed=5).load()
+    assert set(small.texts["text"].astype(str)) <= set(review_pool(DISTINCT_REVIEWS // 6))
 
 
 def test_texts_follow_segments(data):
@@ -232,12 +274,13 @@ def test_texts_follow_segments(data):
     share = texts.groupby("segment")["price"].mean()
     assert share["bargain_hunters"] > 0.75
     assert share["champions"] < 0.3
-    first = texts["text"].astype(str).str.contains("first")
+    first = texts["text"].astype(str).str.lower().str.contains(r"\bfirst\b|\bnew\b")
     assert first.groupby(texts["segment"]).mean()["new"] > 0.7
 
 
 def test_text_noise_is_the_off_topic_share():
-    index = {text: i // REVIEWS_PER_SEGMENT for i, text in enumerate(review_pool())}
+    per_segment = DISTINCT_REVIEWS // 6
+    index = dict(zip(review_pool(per_segment), review_topics(per_segment), strict=True))
     for text_noise in (0.0, 0.4):
         d = SyntheticDataset(n_customers=2000, text_noise=text_noise, seed=2).load()
         topic = d.texts["text"].astype(str).map(index).to_numpy()
@@ -326,6 +369,6 @@ def test_large_generation_is_compact_and_complete():
     assert d.transactions["customer_id"].nunique() == n
     counts = d.labels.value_counts()
     assert counts["champions"] == n // 10
-    assert len(d.texts["text"].cat.categories) <= 600
+    assert len(d.texts["text"].cat.categories) == DISTINCT_REVIEWS
     megabytes = d.transactions.memory_usage(deep=True).sum() / 2**20
     assert megabytes / len(d.transactions) * 1e6 < 45  # under 45 bytes a line

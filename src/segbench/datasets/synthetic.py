@@ -145,7 +145,7 @@ AGE_BANDS: tuple[str, ...] = ("18-29", "30-44", "45-59", "60+")
 CATEGORIES: tuple[str, ...] = ("fashion", "electronics", "home", "beauty", "grocery", "sports")
 TIERS: tuple[str, ...] = ("premium", "standard", "discount")
 #: Default bound on the distinct review texts of a dataset (their embedding is the cold cost).
-DISTINCT_REVIEWS = 3000
+DISTINCT_REVIEWS = 1500
 NEXT_PERIOD_DAYS = 90
 
 _SIGMA0, _SIGMA1 = 0.1, 0.9

@@ -368,10 +368,10 @@ def _typo(text: str, rng: random.Random) -> str:
 def _compose(segment: int, rng: random.Random) -> str:
     """One review of ``segment``: its own sentences, neutral ones, surface noise."""
     sentences = [_fill(t, rng) for t in rng.sample(_SEGMENT_SENTENCES[segment], _n_own(rng))]
-    for _ in range((rng.random() < 0.55) + (rng.random() < 0.2)):
+    for _ in range((rng.random() < 0.4) + (rng.random() < 0.1)):
         sentence = _fill(rng.choice(_GENERIC), rng)
         sentences.insert(rng.randrange(len(sentences) + 1), sentence)
-    if rng.random() < 0.35:
+    if rng.random() < 0.45:
         sentences.append(rng.choice(_CLOSERS[segment]))
     if rng.random() < 0.2:
         low, high = _STARS[segment]
