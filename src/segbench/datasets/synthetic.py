@@ -58,53 +58,61 @@ at 0.9 the female share ranges from about 3 % (lost) to 96 % (champions); at 1 t
 determined by it.
 
 ``text_noise`` is the share of reviews whose topic is drawn from another segment (uniformly
-among the other five).
+among the other five). ``distinct_reviews`` bounds the number of distinct review texts (see
+below).
 
-Reviews come from a fixed pool of :data:`REVIEWS_PER_SEGMENT` (64) distinct strings per
-segment, **384 in all whatever** ``n_customers`` **is**, each an opener, a body and a closer
-sentence of its segment (:func:`review_pool`), so embedding them all takes seconds.
-Customers write 0–3 reviews (mean 2.3; 2–4 % write none). The product catalogue is fixed
-too: 6 categories × 3 price tiers × 15 items = 270 products described like "premium leather
-handbag" or "discount cotton socks" (:func:`product_catalogue`). ``texts.text`` and the id,
-product, description and channel columns are categorical (compact at millions of rows).
+Reviews are composed (:mod:`segbench.datasets.synthetic_reviews`): one to three sentences
+of the topic's segment (slots filled with items, times, numbers), often a neutral sentence
+any customer writes (the item, sizing, packaging, who it was for), sometimes a closer and a
+star rating of the segment, and surface noise (British or American spelling, lower case, a
+missing stop, typing slips in about a third of the reviews); 5 to about 50 words, median 20.
+Customers write 0–3 reviews (mean 2.3; 2–4 % write none). The texts of topic ``s`` are the
+first entries of a fixed sequence of distinct reviews of ``s``, the same for every seed and
+size, used equally often: ``distinct_reviews`` (default :data:`DISTINCT_REVIEWS` = 1,500,
+250 per segment) bounds how many there are, ``null`` gives every review its own text. Their
+sentence embedding is what a first run with an empty cache pays (the cache keys by text, so
+every later run, seed and smaller size reuses them); at the default about 7 % of 5,000
+customers share all their reviews with another customer (3 % of them write none), against
+14 % with the former fixed pool of 384 strings, whose near-discrete text vectors let a
+Gaussian mixture fit clumps of identical customers instead of segments (GMM on rfm + text:
+ARI 0.31). The product catalogue is fixed: 6 categories × 3 price tiers × 15 items = 270
+products described like "premium leather handbag" or "discount cotton socks"
+(:func:`product_catalogue`). ``texts.text`` and the id, product, description and channel
+columns are categorical (compact at millions of rows).
 
 Calibration
 -----------
-Default parameters, 5,000 customers, seed 0. Features as in the project's acceptance check:
-log1p RFM (recency days, distinct invoices, net spend); age, income and region one-hot
-(gender excluded); mean all-MiniLM-L6-v2 embedding per customer, PCA to 16. Every column
-standardised, every block divided by √(its number of columns). ARI with the planted segments,
-k = 6 (KMeans n_init=10; GaussianMixture full covariance, n_init=3):
+Default parameters, 5,000 customers, seed 0, segbench's own features and algorithm defaults
+(``python -m segbench features=… algo=…``: log1p RFM; age and income — gender and region are
+sensitive attributes, left out of the demographics block by default; mean all-MiniLM-L6-v2
+embedding per customer, PCA to 16; every column standardised, every block scaled to the same
+total variance). ARI with the planted segments, k = 6 (KMeans n_init=10; GaussianMixture full
+covariance, reg_covar 0.01, n_init=5):
 
 =========================================== ====== =====
 features                                    kmeans gmm
 =========================================== ====== =====
-rfm                                         0.65   0.70
-demographics                                0.56   0.55
-text                                        0.64   0.34
-rfm + text                                  0.87   0.41
-rfm + demographics + text                   0.88   0.50
-rfm + demographics without region + text    0.87   0.32
+rfm                                         0.64   0.60
+demographics                                0.20   0.19
+text                                        0.54   0.48
+rfm + text                                  0.84   0.86
+rfm + demographics + text                   0.85   0.92
 =========================================== ====== =====
 
-Over seeds 1–4 the KMeans ARI of rfm + demographics + text was 0.85–0.88. The
-ceiling of each block is structural: RFM cannot tell loyal customers from bargain hunters,
-text is blurred by ``text_noise``, region is shared by lost and at_risk customers. The
-one-hot region needs a strong segment link at the default strength: with weaker links its
-discrete jumps dominate k-means distances and the combination falls below 0.8. With
-``demographic_strength=0`` the demographics block is pure noise and rfm + demographics +
-text drops to about 0.4 (rfm + text stays at 0.87).
+Over seeds 1–3 GMM on rfm + text gave 0.85–0.86 and KMeans 0.83–0.86. The ceiling of each
+block is structural: RFM cannot tell loyal customers from bargain hunters, text is blurred
+by ``text_noise`` and neutral sentences, age and income overlap between segments.
 
 Scale
 -----
 Measured on the 2-core development machine (shared with other jobs, so times vary) with
-the default parameters and ``n_customers=1_000_000``: 24–33 s wall time, of which about 10 s
-generate the frames and the rest is :func:`~segbench.data.model.fingerprint_frames`
-(hashing the 6.7 million invoice-id strings dominates); peak resident memory 2.9 GB
-(1.6 GB before fingerprinting). The result holds 15.4 million transaction lines in
+the default parameters and ``n_customers=1_000_000``: SCALE_WALL wall time, most of it
+:func:`~segbench.data.model.fingerprint_frames` (hashing the 6.7 million invoice-id strings
+dominates); peak resident memory SCALE_RSS. The result holds 15.4 million transaction lines in
 608 MiB (about 41 bytes a line: categorical ids, product, description and channel, int32
-quantity), 6.7 million invoices and 2.3 million review rows (28 MiB) drawn from the 384
-pooled strings. Generation is linear in ``n_customers``.
+quantity), 6.7 million invoices and 2.3 million review rows drawn from the 1,500 distinct
+texts. Generation is linear in ``n_customers`` (the reviews' texts are bounded by
+``distinct_reviews``).
 
 Example
 -------
@@ -467,6 +475,10 @@ class SyntheticDataset(DatasetAdapter):
         single feature block recovers the segments (see "Calibration").
     text_noise
         Share of reviews whose topic is drawn from another segment.
+    distinct_reviews
+        Bound on the distinct review texts (shared equally by the six topics, each used
+        equally often); ``None`` gives every review its own text. The embedding of the texts
+        is the cost of a first text run with an empty cache.
     seed
         Seed of every random draw (same parameters and seed → identical frames).
     segment_shares
