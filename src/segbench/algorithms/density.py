@@ -154,7 +154,8 @@ class DBSCAN(_Resolving):
     """scikit-learn's DBSCAN with ``eps`` and ``min_samples`` that may be ``"auto"``.
 
     Parameters are those of :class:`sklearn.cluster.DBSCAN`; ``knee_sample_size`` bounds the
-    points whose k-distance draws the knee, ``random_state`` seeds that sample. Fitted:
+    points whose k-distance draws the knee, ``knee_random_state`` seeds that sample (not
+    ``random_state``: the clustering itself is deterministic). Fitted:
     ``eps_``, ``min_samples_``, ``eps_rule_`` (how ``eps`` was chosen), ``labels_``,
     ``core_sample_indices_``, ``components_`` and ``estimator_``.
     """
@@ -168,7 +169,7 @@ class DBSCAN(_Resolving):
         "p": [Interval(Real, 0.0, None, closed="left"), None],
         "n_jobs": [Integral, None],
         "knee_sample_size": [Interval(Integral, 10, None, closed="left")],
-        "random_state": ["random_state"],
+        "knee_random_state": ["random_state"],
     }
 
     def __init__(
@@ -181,7 +182,7 @@ class DBSCAN(_Resolving):
         p: float | None = None,
         n_jobs: int | None = None,
         knee_sample_size: int = 20_000,
-        random_state: int | None = 0,
+        knee_random_state: int | None = 0,
     ) -> None:
         self.eps = eps
         self.min_samples = min_samples
@@ -191,7 +192,7 @@ class DBSCAN(_Resolving):
         self.p = p
         self.n_jobs = n_jobs
         self.knee_sample_size = knee_sample_size
-        self.random_state = random_state
+        self.knee_random_state = knee_random_state
 
     def fit(self, X: np.ndarray, y: Any = None, sample_weight: Any = None) -> DBSCAN:
         from sklearn.cluster import DBSCAN as _DBSCAN
@@ -204,7 +205,7 @@ class DBSCAN(_Resolving):
             min_samples = auto_dbscan_min_samples(n, d)
         rule = "given"
         if self.eps == "auto":
-            seed = self.random_state if isinstance(self.random_state, int) else 0
+            seed = self.knee_random_state if isinstance(self.knee_random_state, int) else 0
             curve = k_distances(
                 X,
                 min_samples,
