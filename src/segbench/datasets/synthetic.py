@@ -106,9 +106,10 @@ by ``text_noise`` and neutral sentences, age and income overlap between segments
 Scale
 -----
 Measured on the 2-core development machine (shared with other jobs, so times vary) with
-the default parameters and ``n_customers=1_000_000``: SCALE_WALL wall time, most of it
+the default parameters and ``n_customers=1_000_000``: about 20 s of CPU time (24–33 s wall
+on a quiet machine; 66 s while other jobs kept the load at 9–12), much of it
 :func:`~segbench.data.model.fingerprint_frames` (hashing the 6.7 million invoice-id strings
-dominates); peak resident memory SCALE_RSS. The result holds 15.4 million transaction lines in
+dominates); peak resident memory 2.9 GB. The result holds 15.4 million transaction lines in
 608 MiB (about 41 bytes a line: categorical ids, product, description and channel, int32
 quantity), 6.7 million invoices and 2.3 million review rows drawn from the 1,500 distinct
 texts. Generation is linear in ``n_customers`` (the reviews' texts are bounded by
@@ -577,7 +578,7 @@ class SyntheticDataset(DatasetAdapter):
 
     # -- generation -----------------------------------------------------------------------
     def load(self) -> CustomerData:
-        """Generate the dataset (at 1M customers: ~25–35 s and 2.9 GB peak; see "Scale")."""
+        """Generate the dataset (at 1M customers: ~20 s of CPU and 2.9 GB peak; see "Scale")."""
         self._check()
         shares = self._shares()
         n = int(self.n_customers)
