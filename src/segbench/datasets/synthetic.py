@@ -111,9 +111,9 @@ on a quieter machine before reviews were composed; 66 s while other jobs kept th
 9–12), much of it :func:`~segbench.data.model.fingerprint_frames` (hashing the 6.7 million
 invoice-id strings dominates); peak resident memory 2.9 GB. The result holds 15.4 million
 transaction lines in 608 MiB (about 41 bytes a line: categorical ids, product, description
-and channel, int32 quantity), 6.7 million invoices and 2.3 million review rows drawn from the 1,500 distinct
-texts. Generation is linear in ``n_customers`` (the reviews' texts are bounded by
-``distinct_reviews``).
+and channel, int32 quantity), 6.7 million invoices and 2.3 million review rows (29 MiB)
+drawn from the 1,500 distinct texts. Generation is linear in ``n_customers`` (the reviews'
+texts are bounded by ``distinct_reviews``).
 
 Example
 -------
