@@ -74,6 +74,8 @@ METRICS: tuple[MetricDef, ...] = (
     # context of a segmentation and of the data
     _m("n_segments", None, "context", 0, INF, "segments found, noise excluded"),
     _m("noise_fraction", "min", "context", 0, 1, "share of customers labelled noise"),
+    # derived by the leaderboard from noise_fraction, not logged by runs
+    _m("coverage", "max", "context", 0, 1, "share of customers in a segment: 1 − noise_fraction"),
     _m("n_customers", None, "context", 0, INF),
     _m("n_features", None, "context", 0, INF),
     # cost

@@ -1,11 +1,14 @@
 """Leaderboards: which algorithm and feature set segments these customers best, by which
 measure, and how sure are we.
 
-Built from the MLflow tracking store only (:mod:`segbench.leaderboard.store`), aggregated
-over seeds with 95% intervals and ranked in each metric's better direction
-(:mod:`segbench.leaderboard.aggregate`), written as ``leaderboard.md``, ``leaderboard.html``
-(with charts, self-contained) and ``leaderboard.csv`` (one row per run, every param and
-metric) under ``results/<study>/`` (:mod:`segbench.leaderboard.write`).
+Built from the MLflow tracking store only (:mod:`segbench.leaderboard.store`; a database
+store is read in bulk by :mod:`.sqlstore`), with reruns resolved (:mod:`.reruns`: only a
+finished run on the same data supersedes), aggregated over seeds with honest intervals and
+ranked by the ground truth where there is one, else by a composite no degenerate run can win
+(:mod:`.aggregate`, :mod:`.stats`), compared across cells by the Friedman and Nemenyi tests,
+and written as ``leaderboard.md``, ``leaderboard.html`` (with charts, self-contained) and
+``leaderboard.csv`` (one row per job run, every param and metric) under ``results/<study>/``
+(:mod:`.write`).
 
 Command line (see ``python -m segbench.leaderboard --help``)::
 

@@ -4,23 +4,29 @@ Usage::
 
     python -m segbench.leaderboard [--tracking-uri URI] [--experiment NAME ...]
         [--study STUDY] [--tag KEY=VALUE ...] [--out DIR] [--select METRIC]
-        [--quality METRIC] [--title TEXT] [--keep-superseded]
+        [--quality METRIC] [--max-noise SHARE] [--alpha ALPHA] [--title TEXT]
+        [--keep-superseded]
 
 ``--tracking-uri``  the MLflow store (default: ``$MLFLOW_TRACKING_URI``, else
-                    ``sqlite:///mlflow.db`` in the current directory, segbench's default)
+                    ``sqlite:///mlflow.db`` in the current directory, segbench's default);
+                    it is only read, never created or written
 ``--experiment``    MLflow experiment name(s) to read (repeatable; default: all)
 ``--study``         a study name (the ``study`` param that ``experiment=<preset>`` sets, or a
                     ``segbench.study`` tag) or the run id of a sweep's parent run
 ``--tag``           ``KEY=VALUE``: keep runs with this tag (repeatable)
 ``--out``           output folder (default ``results/<study>``, else ``results/<experiment>``,
                     else ``results/leaderboard``)
-``--select``        metric that picks the best configuration of an algorithm (default
-                    ``silhouette``)
-``--quality``       quality axis of the quality-vs-fairness chart (default ``silhouette``)
+``--select``        internal metric that picks the best configuration of an algorithm
+                    (default ``silhouette``)
+``--quality``       quality axis of the quality-vs-fairness chart (default ``auto``: ARI
+                    where the data has ground truth, else silhouette)
+``--max-noise``     share of noise above which a run is degenerate (default 0.5)
+``--alpha``         significance level of the test across cells (default 0.05)
+``--keep-superseded`` keep every finished run, also those a later rerun replaced
 
 Writes ``leaderboard.md``, ``leaderboard.html`` and ``leaderboard.csv`` into the output folder
-and prints the headline. Exit status 2 (and one paragraph, no traceback) when nothing matches
-or an option is wrong.
+and prints the headline. Exit status 2 (and one paragraph, no traceback) when the store
+cannot be read, nothing matches or an option is wrong.
 
 Example (the committed reference result)::
 
@@ -32,17 +38,32 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from collections.abc import Sequence
 
 from segbench.errors import ConfigError, SegbenchError
-from segbench.leaderboard.aggregate import build_leaderboard
-from segbench.leaderboard.markdown import headline
-from segbench.leaderboard.store import load_runs
-from segbench.leaderboard.write import write_leaderboard
+from segbench.leaderboard.stats import MAX_NOISE
 
 DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, found {text!r}")
+    return value
+
+
+def _alpha(text: str) -> float:
+    value = _share(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a level between 0 and 1, found {text!r}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -55,8 +76,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--study", default=None, help="study name or sweep parent run id")
     p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--out", default=None, help="output folder (default results/<study>)")
-    p.add_argument("--select", default="silhouette")
-    p.add_argument("--quality", default="silhouette")
+    p.add_argument("--select", default="silhouette", help="internal metric choosing a config")
+    p.add_argument("--quality", default="auto", help="quality axis of the fairness chart")
+    p.add_argument("--max-noise", type=_share, default=MAX_NOISE, metavar="SHARE")
+    p.add_argument("--alpha", type=_alpha, default=0.05)
     p.add_argument("--title", default=None)
     p.add_argument(
         "--keep-superseded",
@@ -71,9 +94,17 @@ def _tags(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--tag {pair!r}: expected KEY=VALUE")
+            raise ConfigError(f"--tag {pair!r}: expected KEY=VALUE, found no '=' or no key")
         tags[key] = value
     return tags
+
+
+def _check_metrics(select: str, quality: str) -> None:
+    from segbench.evaluation.registry import direction
+
+    direction(select)
+    if quality != "auto":
+        direction(quality)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         tags = _tags(args.tag)
+        _check_metrics(args.select, args.quality)
+        from segbench.leaderboard.aggregate import build_leaderboard
+        from segbench.leaderboard.markdown import headline
+        from segbench.leaderboard.store import load_runs
+        from segbench.leaderboard.write import write_leaderboard
+
         runs, superseded = load_runs(
             args.tracking_uri,
             experiments=args.experiment,
@@ -91,7 +128,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         name = args.study or (args.experiment[0] if args.experiment else "leaderboard")
         title = args.title or f"segbench leaderboard: {name}"
-        board = build_leaderboard(runs, select=args.select, superseded=superseded, title=title)
+        board = build_leaderboard(
+            runs,
+            select=args.select,
+            superseded=superseded,
+            title=title,
+            max_noise=args.max_noise,
+            alpha=args.alpha,
+        )
         out = args.out or os.path.join("results", name)
         source = (
             "Built from the MLflow tracking store by "
@@ -102,11 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"segbench.leaderboard: error: {err}", file=sys.stderr)
         return 2
     print(
-        f"{board.title}: {len(runs)} runs, {len(board.tables)} tables, "
-        f"{len(board.failed)} not finished"
+        f"{board.title}: {len(runs) + len(superseded)} job runs, {len(board.cells)} tables, "
+        f"{len(board.failed)} not finished, {len(superseded)} superseded"
     )
     for line in headline(board):
-        print(line.replace("**", "").replace("`", ""))
+        print(re.sub(r"\*\*|`", "", line))
     for path in paths.values():
         print(f"wrote {path}")
     return 0

@@ -1,125 +1,207 @@
-"""``leaderboard.html``: the Markdown's tables plus charts, in one self-contained file.
+"""``leaderboard.html``: the Markdown's tables plus charts, in one self-contained page.
 
-Charts are PNGs embedded as base64 ``data:`` URIs and the style sheet is inline, so the file
-opens in a browser with no server and no network. Chart ``<img>`` elements carry ids
-``chart-bars-<metric>``, ``chart-quality-fairness`` and ``chart-rank-heatmap``.
+Rendered from the template ``templates/leaderboard.html.j2`` (Jinja, autoescaped); the
+Markdown of the headline and the notes goes through markdown-it-py. Charts are PNGs embedded
+as base64 ``data:`` URIs and the style sheet is inline, so the file opens in a browser with no
+server and no network, and it has no script. The page is laid out for a 1,280 px window:
+a metric cell holds the mean, its rank and, on a second line, its interval, none of which
+wraps; run ids show their first 8 characters (the whole id in the tooltip). Chart ``<img>``
+elements carry ids ``chart-forest``, ``chart-rank-heatmap``, ``chart-critical-difference``
+and ``chart-quality-fairness``.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
-import re
+from dataclasses import dataclass
 
 import pandas as pd
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
+from segbench.evaluation.registry import lookup
 from segbench.leaderboard import charts
-from segbench.leaderboard.aggregate import Leaderboard
+from segbench.leaderboard.aggregate import COST, Cell, Leaderboard, direction
 from segbench.leaderboard.markdown import (
+    ARROWS,
+    Row,
+    cell_caption,
+    columns,
+    comparison_text,
     display_failed,
     display_overall,
-    display_table,
+    display_superseded,
+    environment,
     headline,
     how_to_read,
+    interval_text,
+    missing_text,
+    note,
+    number,
     provenance,
+    rank_text,
+    segments,
+    summary,
+    value_text,
 )
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
-th { background: #f2f2f2; } td:nth-child(2) { text-align: left; font-weight: 600; }
-figure { margin: 1em 0; } img { max-width: 100%; }
-.note { color: #555; font-size: 0.9em; }
-"""
+DPI = 100
+_MD = MarkdownIt("commonmark")
 
 
 def png_data_uri(fig: Figure) -> str:
     """A figure as a ``data:image/png;base64,…`` URI."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    fig.savefig(buffer, format="png", dpi=DPI)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _figure(fig: Figure, ident: str, caption: str) -> str:
-    return (
-        f'<figure><img id="{ident}" alt="{html.escape(caption)}" src="{png_data_uri(fig)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+@dataclass
+class Chart:
+    ident: str
+    caption: str
+    src: str
+    width: int
+
+
+def _chart(fig: Figure | None, ident: str, caption: str) -> Chart | None:
+    if fig is None:
+        return None
+    width = round(fig.get_figwidth() * DPI)
+    return Chart(ident, caption, png_data_uri(fig), width)
+
+
+def inline(text: str) -> Markup:
+    """One line of Markdown (``**bold**``, backtick code) as HTML."""
+    return Markup(_MD.renderInline(text))
+
+
+def block(text: str) -> Markup:
+    """Markdown (paragraphs, lists) as HTML."""
+    return Markup(_MD.render(text))
+
+
+def header(metric: str) -> Markup:
+    """A metric's column header: breakable after dots and underscores, its description in
+    the tooltip."""
+    found = lookup(metric)
+    title = found.description if found is not None and found.description else metric
+    name = str(escape(metric)).replace(".", ".<wbr>").replace("_", "_<wbr>")
+    return Markup('<span title="{}">{} {}</span>').format(
+        title, Markup(name), ARROWS[direction(metric)]
     )
 
 
-def _table(frame: pd.DataFrame) -> str:
-    if not len(frame):
-        return "<p class='note'>none</p>"
-    return frame.to_html(index=False, escape=True, na_rep="—", border=0)
+def metric_cell(row: Row, metric: str) -> dict[str, str]:
+    """The parts of one metric cell (empty ``value`` when the row lacks the metric). A cost
+    (fit time) shows its mean only: the Markdown and the CSV keep its spread."""
+    if pd.isna(row[metric]):
+        return {"value": "", "rank": "", "interval": "", "missing": ""}
+    cost = metric in COST
+    return {
+        "value": value_text(row, metric),
+        "rank": rank_text(row, metric),
+        "interval": "" if cost else interval_text(row, metric),
+        "missing": missing_text(row, metric),
+    }
 
 
-def _inline_md(text: str) -> str:
-    """The headline lines' ``**bold**`` and backtick code spans as HTML (escaped first)."""
-    text = re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+def table_view(board: Leaderboard, c: Cell) -> dict:
+    """What the template needs to draw one cell's table."""
+    metrics = columns(c)
+    table = c.table
+    show_config = bool((table["config"] != "").any())
+    rows = []
+    for row in c.records:
+        rows.append(
+            {
+                "position": int(row["position"]),
+                "algorithm": row["algorithm"],
+                "config": row["config"],
+                "seeds": int(row["seeds"]),
+                "segments": segments(row["segments"]),
+                "metrics": [metric_cell(row, m) for m in metrics],
+                "composite": "" if c.truth or row["degenerate"] else number(row["composite"]),
+                "run_id": str(row["run_id"]),
+                "note": note(row),
+                "degenerate": bool(row["degenerate"]),
+            }
+        )
+    return {
+        "cell": c,
+        "caption": inline(cell_caption(c)),
+        "headers": [header(m) for m in metrics],
+        "ranked": [m in c.ranked for m in metrics],
+        "show_config": show_config,
+        "show_composite": not c.truth and "composite" in table,
+        "show_seeds": table["seeds"].nunique() > 1,
+        "rows": rows,
+    }
 
 
-def render_html(board: Leaderboard, source: str = "", quality: str = "silhouette") -> str:
+def frame_view(frame: pd.DataFrame) -> dict:
+    """A plain table (overall, failed and superseded runs) for the template."""
+    return {
+        "headers": [str(c) for c in frame.columns],
+        "rows": [["" if pd.isna(v) else str(v) for v in row] for row in frame.to_numpy()],
+    }
+
+
+def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> str:
     """The whole ``leaderboard.html``."""
-    body = [f"<h1>{html.escape(board.title)}</h1>"]
-    if source:
-        body.append(f"<p class='note'>{html.escape(source)}</p>")
-    body.append(f"<p class='note'>{_inline_md(how_to_read(board))}</p>")
-    body += ["<h2>Headline</h2>", "<ul>"]
-    body += [f"<li>{_inline_md(line[2:])}</li>" for line in headline(board)]
-    body.append("</ul>")
-    for (dataset, features), table in board.tables.items():
-        body.append(f"<h2>{html.escape(dataset)} · {html.escape(features)}</h2>")
-        body.append(_table(display_table(board, table)))
-    body.append("<h2>Overall: mean rank per algorithm × feature expression</h2>")
-    body.append(_table(display_overall(board)))
-    body.append("<h2>Runs that did not finish</h2>")
-    body.append(_table(display_failed(board)))
-    body += ["<h2>Provenance</h2>", "<ul>"]
-    body += [f"<li>{_inline_md(line[2:])}</li>" for line in provenance(board)]
-    body.append("</ul>")
-
-    body.append("<h2>Charts</h2>")
-    for metric in board.metrics:
-        if any(metric in t and t[metric].notna().any() for t in board.tables.values()):
-            body.append(
-                _figure(
-                    charts.metric_bars(board, metric),
-                    f"chart-bars-{metric}",
-                    f"{metric}: mean per algorithm with 95% intervals over seeds",
-                )
-            )
-    scatter = charts.quality_fairness(board, quality)
-    if scatter is not None:
-        body.append(
-            _figure(
-                scatter,
-                "chart-quality-fairness",
-                f"{quality} vs mean fairness balance; outlined points are the Pareto front",
+    chart_list = [
+        _chart(
+            charts.forest(board),
+            "chart-forest",
+            "Each cell's algorithms: the mean over seeds (dot; hollow: degenerate) and its "
+            "interval (line), within each metric's valid range.",
+        ),
+    ]
+    comparison = board.comparison
+    if comparison is not None and not isinstance(comparison, str):
+        chart_list.append(
+            _chart(
+                charts.critical_difference(comparison),
+                "chart-critical-difference",
+                "Critical-difference diagram (Demšar 2006): mean rank across cells; "
+                "algorithms joined by a bar do not differ significantly (Nemenyi).",
             )
         )
-    else:
-        body.append(
-            "<p class='note' id='chart-quality-fairness-missing'>No quality-vs-fairness chart: "
-            "no run logged a <code>fairness.&lt;attribute&gt;.balance</code> metric.</p>"
-        )
-    if board.tables:
-        body.append(
-            _figure(
+    if board.cells:
+        chart_list.append(
+            _chart(
                 charts.rank_heatmap(board),
                 "chart-rank-heatmap",
-                "mean rank of each algorithm in each (dataset, features) table",
+                "Rank of each algorithm in each cell (1 = best; d: degenerate, listed last).",
             )
         )
+    fairness = _chart(
+        charts.quality_fairness(board, quality),
+        "chart-quality-fairness",
+        "Quality (ARI with ground truth, else silhouette) against the mean fairness balance; "
+        "outlined points are the Pareto front. Degenerate rows are left out.",
+    )
     return (
-        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(board.title)}</title><style>{STYLE}</style></head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        environment(autoescape=True)
+        .get_template("leaderboard.html.j2")
+        .render(
+            board=board,
+            source=source,
+            summary=summary(board),
+            how_to_read=inline(how_to_read(board)),
+            headline=block("\n".join(headline(board))),
+            comparison=inline(comparison_text(comparison)),
+            tables=[table_view(board, c) for c in board.cells.values()],
+            overall=frame_view(display_overall(board)),
+            failed=frame_view(display_failed(board)),
+            superseded=frame_view(display_superseded(board)),
+            provenance=block("\n".join(provenance(board))),
+            charts=[c for c in chart_list if c is not None],
+            fairness=fairness,
+        )
     )
 
 
-__all__ = ["png_data_uri", "render_html"]
+__all__ = ["block", "header", "inline", "png_data_uri", "render_html", "table_view"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from segbench.settings.identity import defining
@@ -70,11 +71,53 @@ def identity(params: Mapping[str, str]) -> str:
 
 def params_of(runs: pd.DataFrame) -> list[dict[str, str]]:
     """Each run's params (``params.`` prefix removed, missing values left out)."""
-    cols = [c for c in runs.columns if str(c).startswith("params.")]
-    names = [c[len("params.") :] for c in cols]
-    values = runs[cols].astype(object).to_numpy() if cols else [[] for _ in range(len(runs))]
+    names, values = _param_values(runs)
     return [
         {n: str(v) for n, v in zip(names, row, strict=True) if not pd.isna(v)} for row in values
+    ]
+
+
+def _param_values(runs: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    cols = [c for c in runs.columns if str(c).startswith("params.")]
+    values = runs[cols].to_numpy(dtype=object) if cols else np.empty((len(runs), 0), dtype=object)
+    return [c[len("params.") :] for c in cols], values
+
+
+def _decides(name: str) -> bool:
+    """Whether a setting's value can change which other settings define a run."""
+    return name.endswith(".enabled") or name in ("tune.name", "features")
+
+
+def defining_of(runs: pd.DataFrame) -> list[dict[str, str]]:
+    """:func:`defining_params` of every run, fast: which keys define a run depends only on
+    the key and on the values of the switches (``*.enabled``, ``tune.name``, ``features``),
+    so the rule runs once per combination of switches, not once per run."""
+    names, values = _param_values(runs)
+    switches = [i for i, n in enumerate(names) if _decides(n)]
+    kept_by: dict[tuple, list[int]] = {}
+    out = []
+    for row in values:
+        signature = tuple(None if pd.isna(row[i]) else str(row[i]) for i in switches)
+        kept = kept_by.get(signature)
+        if kept is None:
+            probe = {
+                n: ("" if pd.isna(row[i]) else str(row[i])) if i in switches else "x"
+                for i, n in enumerate(names)
+                if not (i in switches and pd.isna(row[i]))
+            }
+            keep = set(defining_params(probe))
+            kept = kept_by[signature] = [i for i, n in enumerate(names) if n in keep]
+        params = {names[i]: str(row[i]) for i in kept if not pd.isna(row[i])}
+        if "features" in params:
+            params["features"] = normalise_features(params["features"])
+        out.append(params)
+    return out
+
+
+def identities(runs: pd.DataFrame) -> list[str]:
+    """:func:`identity` of every run (via :func:`defining_of`)."""
+    return [
+        hashlib.sha1(repr(sorted(p.items())).encode()).hexdigest()[:16] for p in defining_of(runs)
     ]
 
 
@@ -86,24 +129,32 @@ def split_reruns(
     Both get ``outcome`` and ``superseded_by`` (the run id of the later result) columns; rows
     keep their start-time order. ``keep_superseded``: every FINISHED run is a result.
     """
-    out = runs.copy()
-    out["outcome"] = pd.Series(NOT_FINISHED, index=out.index, dtype="string")
-    out["superseded_by"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    finished = (out["status"] == FINISHED).fillna(False).to_numpy(dtype=bool)
-    out.loc[finished, "outcome"] = RESULT
+    finished = (runs["status"] == FINISHED).fillna(False).to_numpy(dtype=bool)
+    outcome = np.where(finished, RESULT, NOT_FINISHED).astype(object)
+    by = np.full(len(runs), None, dtype=object)
     if not keep_superseded and finished.any():
-        done = out[finished]
+        done = runs[finished]
         fingerprint = done.get(FINGERPRINT, pd.Series(pd.NA, index=done.index))
-        key = (
-            pd.Series([identity(p) for p in params_of(done)], index=done.index, dtype="string")
-            + "|"
-            + fingerprint.astype("string").fillna("")
-        )
-        order = done.assign(_key=key).sort_values(["start_time", "run_id"], kind="stable")
-        latest = order.groupby("_key", sort=False)["run_id"].transform("last")
-        replaced = order.index[order["run_id"] != latest]
-        out.loc[replaced, "outcome"] = SUPERSEDED
-        out.loc[replaced, "superseded_by"] = latest.loc[replaced].astype("string")
+        frame = pd.DataFrame(
+            {
+                "key": [
+                    f"{i}|{'' if pd.isna(f) else f}"
+                    for i, f in zip(identities(done), fingerprint, strict=True)
+                ],
+                "start": done["start_time"].to_numpy(),
+                "run_id": done["run_id"].astype(object).to_numpy(),
+                "row": np.flatnonzero(finished),
+            }
+        ).sort_values(["start", "run_id"], kind="stable")
+        latest = frame.groupby("key", sort=False)["run_id"].transform("last")
+        replaced = (frame["run_id"] != latest).to_numpy()
+        rows = frame["row"].to_numpy()[replaced]
+        outcome[rows] = SUPERSEDED
+        by[rows] = latest.to_numpy()[replaced]
+    out = runs.assign(
+        outcome=pd.Series(outcome, index=runs.index, dtype="string"),
+        superseded_by=pd.Series(by, index=runs.index, dtype="string"),
+    )
     superseded = out["outcome"] == SUPERSEDED
     return (
         out[~superseded].reset_index(drop=True),
@@ -116,7 +167,9 @@ __all__ = [
     "NOT_FINISHED",
     "RESULT",
     "SUPERSEDED",
+    "defining_of",
     "defining_params",
+    "identities",
     "identity",
     "normalise_features",
     "params_of",

@@ -193,8 +193,18 @@ def _job_runs(exp_ids: list[str], selection: Selection) -> sa.Select:
 def _long(conn: sa.Connection, table: str, ids: sa.Select) -> pd.DataFrame:
     t = _T[table]
     cols = [t.c.run_uuid, t.c.key, t.c.value] + ([t.c.is_nan] if table == "latest_metrics" else [])
-    rows = conn.execute(sa.select(*cols).where(t.c.run_uuid.in_(ids))).all()
-    return pd.DataFrame(rows, columns=[c.name for c in cols])
+    return _frame(conn.execute(sa.select(*cols).where(t.c.run_uuid.in_(ids))))
+
+
+def _frame(result: sa.CursorResult) -> pd.DataFrame:
+    """A query result as a frame, column by column (building it from row objects costs a
+    ``hasattr`` per row and column)."""
+    names = list(result.keys())
+    rows = result.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    return pd.DataFrame(
+        {n: pd.Series(c, dtype=object) for n, c in zip(names, columns, strict=True)}
+    )
 
 
 def _wide(long: pd.DataFrame, prefix: str) -> pd.DataFrame:
@@ -222,19 +232,21 @@ def read_database(uri: str, selection: Selection) -> tuple[pd.DataFrame, dict[st
                 return pd.DataFrame(), exps, {}
             ids = _job_runs(list(exps), selection)
             r = _T["runs"]
-            runs = conn.execute(
-                sa.select(
-                    r.c.run_uuid,
-                    r.c.experiment_id,
-                    r.c.name,
-                    r.c.status,
-                    r.c.start_time,
-                    r.c.end_time,
+            runs = _frame(
+                conn.execute(
+                    sa.select(
+                        r.c.run_uuid,
+                        r.c.experiment_id,
+                        r.c.name,
+                        r.c.status,
+                        r.c.start_time,
+                        r.c.end_time,
+                    )
+                    .where(r.c.run_uuid.in_(ids))
+                    .order_by(r.c.start_time, r.c.run_uuid)
                 )
-                .where(r.c.run_uuid.in_(ids))
-                .order_by(r.c.start_time, r.c.run_uuid)
-            ).all()
-            if not runs:
+            )
+            if runs.empty:
                 return pd.DataFrame(), exps, _context(conn, list(exps))
             params = _long(conn, "params", ids)
             metrics = _long(conn, "latest_metrics", ids)
@@ -245,10 +257,7 @@ def read_database(uri: str, selection: Selection) -> tuple[pd.DataFrame, dict[st
         ) from None
     finally:
         engine.dispose()
-    base = pd.DataFrame(
-        runs,
-        columns=["run_id", "experiment_id", "run_name", "status", "start_time", "end_time"],
-    )
+    base = runs.rename(columns={"run_uuid": "run_id", "name": "run_name"})
     base["experiment_id"] = base["experiment_id"].astype(str)
     base["experiment"] = base["experiment_id"].map(exps)
     if not metrics.empty:

@@ -4,27 +4,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from segbench.errors import ConfigError
 from segbench.leaderboard.aggregate import Leaderboard
 from segbench.leaderboard.html import render_html
 from segbench.leaderboard.markdown import render_markdown
+from segbench.leaderboard.store import runs_frame
 
 FILES = ("leaderboard.md", "leaderboard.html", "leaderboard.csv")
 
 
 def write_leaderboard(
-    board: Leaderboard, out_dir: str | Path, source: str = "", quality: str = "silhouette"
+    board: Leaderboard, out_dir: str | Path, source: str = "", quality: str = "auto"
 ) -> dict[str, Path]:
     """Write ``leaderboard.md``, ``.html`` and ``.csv`` into ``out_dir``; returns their paths.
 
-    The CSV has one row per run (finished or not) with every param, metric and ``segbench.*``
-    tag; read it back with :func:`segbench.leaderboard.read_runs_csv`.
+    The CSV has one row per job run (results, runs that did not finish and superseded runs,
+    told apart by ``outcome``) with every param, metric and ``segbench.*`` tag; read it back
+    with :func:`segbench.leaderboard.read_runs_csv`. Raises :class:`ConfigError` when the
+    folder cannot be written.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in FILES}
-    paths["leaderboard.md"].write_text(render_markdown(board, source), encoding="utf-8")
-    paths["leaderboard.html"].write_text(render_html(board, source, quality), encoding="utf-8")
-    board.runs.to_csv(paths["leaderboard.csv"], index=False)
+    markdown = render_markdown(board, source)
+    page = render_html(board, source, quality)
+    frames = [f for f in (board.runs, board.superseded) if len(f)]
+    every = pd.concat(frames, ignore_index=True) if frames else board.runs
+    every = runs_frame(every).sort_values(["start_time", "run_id"], kind="stable")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        paths["leaderboard.md"].write_text(markdown, encoding="utf-8")
+        paths["leaderboard.html"].write_text(page, encoding="utf-8")
+        every.to_csv(paths["leaderboard.csv"], index=False)
+    except OSError as err:
+        raise ConfigError(
+            f"--out {out}: expected a folder the leaderboard can write into; found "
+            f"{err.strerror or err} ({err.filename or out})."
+        ) from None
     return paths
 
 
