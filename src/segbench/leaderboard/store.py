@@ -286,7 +286,14 @@ def load_runs(
             f"Studies there: {', '.join(context.get('studies', [])) or 'none'}; sweep parent "
             f"runs: {', '.join(context.get('sweeps', [])) or 'none'}."
         )
-    return split_reruns(_standard(wide), keep_superseded=keep_superseded)
+    kept, superseded = split_reruns(_standard(wide), keep_superseded=keep_superseded)
+    return _ordered(kept), _ordered(superseded)
+
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    """The column order of :func:`runs_frame` (base, outcome, params, metrics, tags)."""
+    head = [c for c in [*BASE_COLUMNS, *OUTCOME_COLUMNS] if c in frame]
+    return frame[head + [c for c in frame.columns if c not in head]]
 
 
 def read_runs_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
