@@ -23,9 +23,33 @@ Python::
     write_leaderboard(board, "results/quick")
 """
 
-from segbench.leaderboard.aggregate import Leaderboard, build_leaderboard, direction
-from segbench.leaderboard.store import load_runs, read_runs_csv
-from segbench.leaderboard.write import write_leaderboard
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segbench.leaderboard.aggregate import Leaderboard, build_leaderboard, direction
+    from segbench.leaderboard.store import load_runs, read_runs_csv
+    from segbench.leaderboard.write import write_leaderboard
+
+#: Public names and their modules, imported on first use: ``python -m segbench.leaderboard``
+#: answers ``--help`` or a bad option without loading pandas, matplotlib and MLflow.
+_EXPORTS = {
+    "Leaderboard": "aggregate",
+    "build_leaderboard": "aggregate",
+    "direction": "aggregate",
+    "load_runs": "store",
+    "read_runs_csv": "store",
+    "write_leaderboard": "write",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Leaderboard",

@@ -33,6 +33,7 @@ store raises :class:`~segbench.errors.ConfigError` with one paragraph.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,11 @@ OUTCOME_COLUMNS = ["outcome", "superseded_by"]
 CLIENT_SCHEMES = ("http", "https", "databricks", "databricks-uc", "uc")
 #: A read-only command should fail fast on an unreachable server (MLflow's default retries
 #: for minutes); the user's own settings win.
-HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 URI_FORMS = (
     "sqlite:///path/to/mlflow.db, postgresql://user@host/db, http(s)://host:port of a "
     "tracking server, or a folder of runs (file:///path/to/mlruns)"
@@ -252,6 +257,13 @@ def read_store(uri: str, selection: Selection) -> tuple[pd.DataFrame, dict[str, 
         raise
     except (MlflowException, OSError) as err:
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        refused = re.search(r"\[Errno -?\d+\] ([^\"')]+)", text)
+        if scheme in CLIENT_SCHEMES and refused:
+            raise ConfigError(
+                f"--tracking-uri {uri}: expected a tracking server there, found none that "
+                f"answers ({refused.group(1).strip()}). Start it (mlflow server …) or check "
+                "the address."
+            ) from None
         raise ConfigError(
             f"--tracking-uri {uri}: could not read the MLflow store ({text[:400]})."
         ) from None
