@@ -25,6 +25,7 @@ import pandas as pd
 from matplotlib import transforms
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from segbench.evaluation.registry import lookup
 from segbench.leaderboard.aggregate import COVERAGE, FAIRNESS_BALANCE, Leaderboard, direction
@@ -86,7 +87,7 @@ def forest(board: Leaderboard) -> Figure | None:
         right=0.985,
         top=1 - 0.75 / height,
         bottom=0.45 / height,
-        wspace=0.08,
+        wspace=0.2,
     )
     for ax, metric in zip(axes, metrics, strict=True):
         found = lookup(metric)
@@ -116,6 +117,7 @@ def forest(board: Leaderboard) -> Figure | None:
         arrow = "↑" if direction(metric) == "max" else "↓"
         ax.set_title(f"{metric} {arrow}", fontsize=FONT + 1)
         ax.tick_params(labelsize=FONT - 1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.grid(axis="x", color="0.92")
     axes[0].set_yticks(range(rows), labels)
     axes[0].set_ylim(rows - 0.5, -0.5)
@@ -138,14 +140,15 @@ def rank_heatmap(board: Leaderboard) -> Figure:
     labels = [f"{c.dataset} · {c.features}" for c in cells]
     left = _label_room(labels)
     width = min(WIDTH, left + 1.6 + 0.95 * len(names))
-    height = 1.5 + 0.32 * len(cells)
+    top = 0.35 + 0.095 * max(len(n) for n in names)  # room for the vertical names
+    height = top + 0.3 + 0.32 * len(cells)
     fig = Figure(figsize=(width, height))
     ax = fig.subplots()
     fig.subplots_adjust(
-        left=left / width, right=1 - 1.5 / width, top=1 - 1.1 / height, bottom=0.2 / height
+        left=left / width, right=1 - 1.5 / width, top=1 - top / height, bottom=0.2 / height
     )
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis_r", aspect="auto")
-    ax.set_xticks(range(len(names)), names, fontsize=FONT, rotation=25, ha="left")
+    ax.set_xticks(range(len(names)), names, fontsize=FONT, rotation=90)
     ax.xaxis.tick_top()
     ax.set_yticks(range(len(cells)), labels, fontsize=FONT)
     for i in range(grid.shape[0]):
@@ -308,6 +311,8 @@ def quality_fairness(board: Leaderboard, quality: str = "auto") -> Figure | None
         ax.set_ylabel(f"{axis} {'↑' if direction(axis) == 'max' else '↓'}", fontsize=FONT)
         ax.set_title(dataset, fontsize=FONT + 1)
         ax.tick_params(labelsize=FONT - 1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
         ax.grid(color="0.92")
     handles = [Line2D([], [], marker="o", ls="", color=colours[a], label=a) for a in names]
     handles += [
@@ -329,8 +334,8 @@ def quality_fairness(board: Leaderboard, quality: str = "auto") -> Figure | None
         right=0.98,
         top=1 - (0.35 + 0.2 * legend_rows) / height,
         bottom=0.55 / height,
-        hspace=0.45,
-        wspace=0.28,
+        hspace=0.5,
+        wspace=0.3,
     )
     return fig
 

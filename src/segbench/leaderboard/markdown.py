@@ -19,6 +19,7 @@ import pandas as pd
 
 from segbench.leaderboard.aggregate import COVERAGE, Cell, Leaderboard, direction
 from segbench.leaderboard.stats import MIN_SEEDS_T, Comparison
+from segbench.leaderboard.store import as_times
 
 ARROWS = {"max": "↑", "min": "↓"}
 #: A table row: a pandas row or a record of ``DataFrame.to_dict("records")``.
@@ -39,7 +40,8 @@ def environment(autoescape: bool) -> jinja2.Environment:
 
 
 def _decimals(value: float) -> int:
-    return 1 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
+    value = abs(value)
+    return 0 if value >= 1000 else 1 if value >= 100 else 2 if value >= 1 else 3
 
 
 def number(value: float | None, like: float | None = None) -> str:
@@ -47,7 +49,7 @@ def number(value: float | None, like: float | None = None) -> str:
     from 10,000 up in thousands (``k``) or millions (``M``) with 3 significant digits.
 
     >>> number(0.87234), number(1523.4), number(0.5, like=120.0), number(float("nan"))
-    ('0.872', '1523.4', '0.5', '—')
+    ('0.872', '1523', '0.5', '—')
     >>> number(86563.0), number(2636510.5), number(-0.0004)
     ('86.6k', '2.64M', '-0.000')
     """
@@ -203,7 +205,7 @@ def display_superseded(board: Leaderboard) -> pd.DataFrame:
             "algorithm": frame.get("params.algo.name", pd.Series("?", index=frame.index)),
             "seed": frame.get("params.seed", pd.Series("?", index=frame.index)),
             "run_id": frame["run_id"],
-            "started": [_time(t) for t in frame["start_time"]],
+            "started": [_time(t) for t in as_times(frame["start_time"])],
             "superseded_by": frame["superseded_by"],
         }
     )
@@ -378,7 +380,7 @@ def provenance(board: Leaderboard) -> list[str]:
         f"tagged on the runs (the checkout's HEAD when each run started) "
         f"{_distinct(runs, 'tags.segbench.git_commit')}",
     ]
-    starts, ends = runs["start_time"].dropna(), runs["end_time"].dropna()
+    starts, ends = as_times(runs["start_time"]).dropna(), as_times(runs["end_time"]).dropna()
     if len(starts):
         start = starts.min()
         busy = runs.get("metrics.wall_seconds", pd.Series(dtype=float)).sum()

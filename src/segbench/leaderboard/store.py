@@ -108,11 +108,12 @@ def runs_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFr
         # an empty string and a missing value are one thing here (a CSV cannot tell them apart)
         frame[col] = frame[col].astype("string").replace("", pd.NA)
     for col in ("start_time", "end_time"):
-        frame[col] = _times(frame[col])
+        frame[col] = as_times(frame[col])
     return frame.reset_index(drop=True)
 
 
-def _times(values: pd.Series) -> pd.Series:
+def as_times(values: pd.Series) -> pd.Series:
+    """UTC timestamps from timestamps, MLflow's epoch milliseconds or ISO strings."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return pd.to_datetime(values, utc=True)
     numeric = pd.to_numeric(values, errors="coerce")
