@@ -2,7 +2,7 @@
 
 Figures are built with :class:`matplotlib.figure.Figure`, not pyplot: no global state, no
 backend switch (a notebook keeps its inline backend), nothing left open. Every chart is drawn
-for a page 1,100 px wide (11 in at 100 dpi) and has no text placed at data points: algorithms
+for a page 1,240 px wide (12.4 in at 100 dpi) and has no text placed at data points: algorithms
 are told apart by colour and a legend, so labels cannot collide.
 
 - :func:`forest` — one row per cell, one panel per metric (ARI where there is ground truth,
@@ -31,7 +31,7 @@ from segbench.evaluation.registry import lookup
 from segbench.leaderboard.aggregate import COVERAGE, FAIRNESS_BALANCE, Leaderboard, direction
 from segbench.leaderboard.stats import Comparison
 
-WIDTH = 11.0  # inches, at 100 dpi: 1,100 px
+WIDTH = 12.4  # inches, at 100 dpi: 1,240 px, the page's content width in a 1,280 px window
 FONT = 9
 #: Metrics of the forest chart, when some cell has them.
 FOREST = ("ari", "silhouette", "stability", COVERAGE)
@@ -191,7 +191,9 @@ def critical_difference(comparison: Comparison) -> Figure:
     if comparison.significant:
         above = transforms.offset_copy(ax.transData, fig=fig, y=20, units="points")
         start = float(comparison.mean_ranks.iloc[0])
-        ax.plot([start, start + comparison.cd], [0, 0], color="k", lw=2, transform=above)
+        ax.plot(
+            [start, start + comparison.cd], [0, 0], color="k", lw=2, transform=above, clip_on=False
+        )
         ax.text(
             start + comparison.cd / 2,
             0,

@@ -160,14 +160,13 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> 
         ),
     ]
     comparison = board.comparison
+    critical = None
     if comparison is not None and not isinstance(comparison, str):
-        chart_list.append(
-            _chart(
-                charts.critical_difference(comparison),
-                "chart-critical-difference",
-                "Critical-difference diagram (Demšar 2006): mean rank across cells; "
-                "algorithms joined by a bar do not differ significantly (Nemenyi).",
-            )
+        critical = _chart(
+            charts.critical_difference(comparison),
+            "chart-critical-difference",
+            "Critical-difference diagram (Demšar 2006): mean rank across cells; "
+            "algorithms joined by a bar do not differ significantly (Nemenyi).",
         )
     if board.cells:
         chart_list.append(
@@ -199,6 +198,7 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> 
             superseded=frame_view(display_superseded(board)),
             provenance=block("\n".join(provenance(board))),
             charts=[c for c in chart_list if c is not None],
+            critical=critical,
             fairness=fairness,
         )
     )
