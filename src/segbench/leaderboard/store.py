@@ -101,12 +101,13 @@ def runs_frame(rows: Iterable[Mapping[str, object]] | pd.DataFrame) -> pd.DataFr
     rest = {p: sorted(c for c in frame.columns if str(c).startswith(p)) for p in prefixes}
     frame = frame[BASE_COLUMNS + extra + rest["params."] + rest["metrics."] + rest["tags."]]
     frame = frame.copy()
-    for col in rest["metrics."]:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    strings = [*BASE_COLUMNS[:5], "parent_run_id", "error", *extra]
-    for col in strings + rest["params."] + rest["tags."]:
-        # an empty string and a missing value are one thing here (a CSV cannot tell them apart)
-        frame[col] = frame[col].astype("string").replace("", pd.NA)
+    metrics = rest["metrics."]
+    if metrics:
+        frame[metrics] = frame[metrics].apply(pd.to_numeric, errors="coerce").astype("float64")
+    strings = [*BASE_COLUMNS[:5], "parent_run_id", "error", *extra, *rest["params."]]
+    strings += rest["tags."]
+    # an empty string and a missing value are one thing here (a CSV cannot tell them apart)
+    frame[strings] = frame[strings].astype("string").replace("", pd.NA)
     for col in ("start_time", "end_time"):
         frame[col] = as_times(frame[col])
     return frame.reset_index(drop=True)

@@ -29,9 +29,10 @@ def write_leaderboard(
     paths = {name: out / name for name in FILES}
     markdown = render_markdown(board, source)
     page = render_html(board, source, quality)
-    frames = [f for f in (board.runs, board.superseded) if len(f)]
-    every = pd.concat(frames, ignore_index=True) if frames else board.runs
-    every = runs_frame(every).sort_values(["start_time", "run_id"], kind="stable")
+    every = board.runs
+    if len(board.superseded):
+        every = runs_frame(pd.concat([board.runs, board.superseded], ignore_index=True))
+        every = every.sort_values(["start_time", "run_id"], kind="stable")
     try:
         out.mkdir(parents=True, exist_ok=True)
         paths["leaderboard.md"].write_text(markdown, encoding="utf-8")
