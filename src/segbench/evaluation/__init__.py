@@ -9,6 +9,21 @@
   segmentation (fairness included), for runs and tuning trials alike.
 """
 
-from segbench.evaluation.metrics import evaluate
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segbench.evaluation.metrics import evaluate
+
+
+def __getattr__(name: str) -> Any:
+    # on first use: reading the registry (the leaderboard, tuning) must not import scikit-learn
+    if name == "evaluate":
+        from segbench.evaluation.metrics import evaluate
+
+        return evaluate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["evaluate"]
