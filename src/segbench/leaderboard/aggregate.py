@@ -49,6 +49,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from segbench.errors import ConfigError
 from segbench.evaluation.registry import direction, lookup
 from segbench.leaderboard.reruns import (
     FINISHED,
@@ -427,7 +428,7 @@ def build_leaderboard(
     """
     direction(select)
     if not 0 <= max_noise <= 1:
-        raise ValueError(f"max_noise={max_noise}: expected a share between 0 and 1")
+        raise ConfigError(f"max_noise={max_noise}: expected a share between 0 and 1")
     described, variants = describe(runs, max_noise)
     is_result = (described["outcome"] == RESULT).fillna(False).astype(bool)
     results = described[is_result].copy()
