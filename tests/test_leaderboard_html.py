@@ -224,8 +224,33 @@ def overlapping_texts(fig) -> list[tuple[str, str]]:
     return clashes
 
 
+def small_board():
+    """Two cells, three algorithms, one seed, no fairness: the smallest charts."""
+    rows = [
+        {
+            "run_id": f"{i:032x}",
+            "status": "FINISHED",
+            "start_time": i,
+            "params.dataset.name": "d",
+            "params.features": features,
+            "params.algo.name": algo,
+            "params.seed": "1",
+            "metrics.silhouette": 0.1 * i,
+            "metrics.n_segments": 4.0,
+            "metrics.noise_fraction": 0.0,
+            "metrics.fairness.gender.balance": 0.5,
+        }
+        for i, (features, algo) in enumerate(
+            [("rfm", "x"), ("rfm", "y"), ("rfm", "z"), ("text", "z"), ("text", "x"), ("text", "y")]
+        )
+    ]
+    return build_leaderboard(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("size", ["benchmark-like", "small"])
 @pytest.mark.parametrize("chart", ["forest", "rank_heatmap", "quality_fairness", "critical"])
-def test_chart_labels_do_not_collide(board, chart):
+def test_chart_labels_do_not_collide(board, chart, size):
+    board = board if size == "benchmark-like" else small_board()
     if chart == "critical":
         fig = charts.critical_difference(board.comparison)
     else:

@@ -206,7 +206,9 @@ class Cell:
         """What orders the rows, in words."""
         if self.truth:
             return "ARI (then AMI, NMI)"
-        return "composite: mean rank of " + ", ".join(self.composite or ["nothing"])
+        if not self.composite:
+            return "composite: nothing to rank (one row, or no metric that varies)"
+        return "composite: mean rank of " + ", ".join(self.composite)
 
 
 @dataclass
@@ -427,6 +429,9 @@ def build_leaderboard(
     when there is no ``outcome`` column) fill the tables; the others are listed.
     """
     direction(select)
+    missing = [c for c in ("start_time", "end_time", "error") if c not in runs]
+    if missing:  # a frame made by hand, or by mlflow.search_runs
+        runs = runs.assign(**{c: pd.Series(pd.NA, index=runs.index, dtype=object) for c in missing})
     if not 0 <= max_noise <= 1:
         raise ConfigError(f"max_noise={max_noise}: expected a share between 0 and 1")
     described, variants = describe(runs, max_noise)

@@ -78,7 +78,7 @@ def forest(board: Leaderboard) -> Figure | None:
     offsets = np.linspace(-0.3, 0.3, len(names)) if len(names) > 1 else np.zeros(1)
     long = pd.concat([c.table.assign(_y=y) for y, c in enumerate(cells)], ignore_index=True)
     long["_y"] = long["_y"] + offsets[[names.index(a) for a in long["algorithm"]]]
-    height = 1.0 + 0.09 * rows * max(len(names), 3)
+    height = 1.3 + rows * max(0.4, 0.09 * len(names))
     fig = Figure(figsize=(WIDTH, height))
     axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
     labels = [f"{c.dataset} · {c.features}" for c in cells]
@@ -110,7 +110,7 @@ def forest(board: Leaderboard) -> Figure | None:
         lo = min([lo, *lows.tolist()]) if len(lows) else lo
         hi = max([hi, *highs.tolist()]) if len(highs) else hi
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])  # the data never leaves the range
-        pad = 0.05 * (hi - lo) if hi > lo else 0.5
+        pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
         ax.set_xlim(lo - pad, hi + pad)  # the margin is drawing room
         for y in range(rows - 1):
             ax.axhline(y + 0.5, color="0.88", lw=0.8)
@@ -139,9 +139,9 @@ def rank_heatmap(board: Leaderboard) -> Figure:
             marks[i, j] = f"{row['rank']:g}" + (" d" if row["degenerate"] else "")
     labels = [f"{c.dataset} · {c.features}" for c in cells]
     left = _label_room(labels)
-    width = min(WIDTH, left + 1.6 + 0.95 * len(names))
+    width = min(WIDTH, left + 1.6 + max(0.95 * len(names), 2.0))
     top = 0.35 + 0.095 * max(len(n) for n in names)  # room for the vertical names
-    height = top + 0.3 + 0.32 * len(cells)
+    height = top + 0.3 + max(0.32 * len(cells), 2.2)  # the colour bar's label needs 2 in
     fig = Figure(figsize=(width, height))
     ax = fig.subplots()
     fig.subplots_adjust(

@@ -235,7 +235,10 @@ def winner_text(cell_: Cell) -> str:
         parts.append(f"ARI {number(first['ari'])} {interval_text(first, 'ari')}".strip())
     else:
         n_ok = int((~table["degenerate"]).sum())
-        parts.append(f"composite {number(first.get('composite'))} (of {n_ok} ranked rows)")
+        if n_ok == 1:
+            parts.append("the only row that is not degenerate")
+        else:
+            parts.append(f"composite {number(first.get('composite'))} (of {n_ok} ranked rows)")
     parts.append(f"{segments(first['segments'])} segments")
     if not pd.isna(first.get(COVERAGE, float("nan"))) and first[COVERAGE] < 1:
         parts.append(f"coverage {percent(first[COVERAGE])}")
