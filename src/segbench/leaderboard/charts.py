@@ -111,13 +111,19 @@ def forest(board: Leaderboard) -> Figure | None:
         hi = max([hi, *highs.tolist()]) if len(highs) else hi
         lo, hi = max(lo, bounds[0]), min(hi, bounds[1])  # the data never leaves the range
         pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
-        ax.set_xlim(lo - pad, hi + pad)  # the margin is drawing room
+        # the margin is drawing room for the dots; beyond a bound it stays small, untick'd
+        view = (max(lo - pad, bounds[0] - 0.3 * pad), min(hi + pad, bounds[1] + 0.3 * pad))
+        ax.set_xlim(*view)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ticks = [
+            t for t in ax.get_xticks() if max(view[0], bounds[0]) <= t <= min(view[1], bounds[1])
+        ]
+        ax.set_xticks(ticks)
         for y in range(rows - 1):
             ax.axhline(y + 0.5, color="0.88", lw=0.8)
         arrow = "↑" if direction(metric) == "max" else "↓"
         ax.set_title(f"{metric} {arrow}", fontsize=FONT + 1)
         ax.tick_params(labelsize=FONT - 1)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.grid(axis="x", color="0.92")
     axes[0].set_yticks(range(rows), labels)
     axes[0].set_ylim(rows - 0.5, -0.5)
