@@ -26,6 +26,8 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     conf = {str(p.relative_to(package)) for p in (package / "conf").rglob("*.yaml")}
     assert conf and {f"segbench/{c}" for c in conf} <= names
     assert "segbench/conf/experiment/quick.yaml" in names
+    for template in ("leaderboard.html.j2", "leaderboard.md.j2"):  # the leaderboard's pages
+        assert f"segbench/leaderboard/templates/{template}" in names
     site = tmp_path / "site"
     subprocess.run(
         [
