@@ -73,15 +73,36 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m segbench.leaderboard",
         description="Leaderboard (Markdown, HTML, CSV) of segbench runs read from MLflow.",
     )
-    p.add_argument("--tracking-uri", default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI))
+    p.add_argument(
+        "--tracking-uri",
+        default=os.environ.get("MLFLOW_TRACKING_URI", DEFAULT_URI),
+        help="the MLflow store, only read (default $MLFLOW_TRACKING_URI, else %(default)s)",
+    )
     p.add_argument("--experiment", action="append", default=None, help="repeatable")
     p.add_argument("--study", default=None, help="study name or sweep parent run id")
-    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="keep runs with this tag"
+    )
     p.add_argument("--out", default=None, help="output folder (default results/<study>)")
     p.add_argument("--select", default="silhouette", help="internal metric choosing a config")
-    p.add_argument("--quality", default="auto", help="quality axis of the fairness chart")
-    p.add_argument("--max-noise", type=_share, default=MAX_NOISE, metavar="SHARE")
-    p.add_argument("--alpha", type=_alpha, default=0.05)
+    p.add_argument(
+        "--quality",
+        default="auto",
+        help="quality axis of the fairness chart (auto: ARI with ground truth, else silhouette)",
+    )
+    p.add_argument(
+        "--max-noise",
+        type=_share,
+        default=MAX_NOISE,
+        metavar="SHARE",
+        help="a run with more noise than this is degenerate (default %(default)s)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=_alpha,
+        default=0.05,
+        help="significance level of the test across cells (default %(default)s)",
+    )
     p.add_argument("--title", default=None)
     p.add_argument(
         "--keep-superseded",
