@@ -55,9 +55,16 @@ def normalise_features(expression: object) -> str:
     return "+".join(sorted(p for p in parts if p))
 
 
+def settings_of(params: Mapping[str, str]) -> dict[str, str]:
+    """A run's settings among its params: without the results a tuned run logs as ``best.*``.
+    (The one place that turns params into settings; :func:`defining_params` and
+    :func:`defining_of` both start here.)"""
+    return {k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)}
+
+
 def defining_params(params: Mapping[str, str]) -> dict[str, str]:
     """The params that define what a run computes (see the module docstring)."""
-    kept = defining({k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)})
+    kept = defining(settings_of(params))
     if "features" in kept:
         kept["features"] = normalise_features(kept["features"])
     return kept
@@ -72,9 +79,12 @@ def identity(params: Mapping[str, str]) -> str:
 def params_of(runs: pd.DataFrame) -> list[dict[str, str]]:
     """Each run's params (``params.`` prefix removed, missing values left out)."""
     names, values = _param_values(runs)
-    return [
-        {n: str(v) for n, v in zip(names, row, strict=True) if not pd.isna(v)} for row in values
-    ]
+    return [{n: str(v) for n, v in zip(names, row, strict=True) if _present(v)} for row in values]
+
+
+def _present(value: object) -> bool:
+    """Not None, NA or NaN (``pd.isna`` per value costs more than the rest of the loop)."""
+    return value is not None and value is not pd.NA and value == value
 
 
 def _param_values(runs: pd.DataFrame) -> tuple[list[str], np.ndarray]:
@@ -89,28 +99,23 @@ def _decides(name: str) -> bool:
 
 
 def defining_of(runs: pd.DataFrame) -> list[dict[str, str]]:
-    """:func:`defining_params` of every run, fast: which keys define a run depends only on
-    the key and on the values of the switches (``*.enabled``, ``tune.name``, ``features``),
-    so the rule runs once per combination of switches, not once per run."""
-    names, values = _param_values(runs)
-    switches = [i for i, n in enumerate(names) if _decides(n)]
-    kept_by: dict[tuple, list[int]] = {}
+    """:func:`defining_params` of every run, fast: which settings define a run depends only
+    on which settings it has and on the values of the switches (``*.enabled``,
+    ``tune.name``, ``features``), so the rule runs once per such combination, not per run."""
+    present = params_of(runs)
+    kept_by: dict[tuple, frozenset[str]] = {}
     out = []
-    for row in values:
-        signature = tuple(None if pd.isna(row[i]) else str(row[i]) for i in switches)
+    for params in present:
+        settings = settings_of(params)
+        switches = tuple(sorted((k, v) for k, v in settings.items() if _decides(k)))
+        signature = (switches, frozenset(settings))
         kept = kept_by.get(signature)
         if kept is None:
-            probe = {
-                n: ("" if pd.isna(row[i]) else str(row[i])) if i in switches else "x"
-                for i, n in enumerate(names)
-                if not (i in switches and pd.isna(row[i]))
-            }
-            keep = set(defining_params(probe))
-            kept = kept_by[signature] = [i for i, n in enumerate(names) if n in keep]
-        params = {names[i]: str(row[i]) for i in kept if not pd.isna(row[i])}
-        if "features" in params:
-            params["features"] = normalise_features(params["features"])
-        out.append(params)
+            kept = kept_by[signature] = frozenset(defining(settings))
+        found = {k: v for k, v in settings.items() if k in kept}
+        if "features" in found:
+            found["features"] = normalise_features(found["features"])
+        out.append(found)
     return out
 
 
