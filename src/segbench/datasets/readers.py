@@ -274,11 +274,11 @@ def _read_text(
         detail = " ".join(str(exc).split())
         raise DataError(f"{path}: malformed delimited text: {detail}{hint}") from None
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError) as exc:
-        raise DataError(_damaged(path, exc)) from None
+        raise DataError(damaged_file_message(path, exc)) from None
     except OSError as exc:
         kind = _compression(path)
         if kind and ("compress" in str(exc).lower() or "magic" in str(exc).lower()):
-            raise DataError(_damaged(path, exc)) from None
+            raise DataError(damaged_file_message(path, exc)) from None
         raise DataError(f"{path}: cannot read the file ({exc})") from None
 
 
@@ -288,7 +288,8 @@ def _compression(path: Path) -> str | None:
     return next((k for suffix, k in kinds.items() if path.name.lower().endswith(suffix)), None)
 
 
-def _damaged(path: Path, exc: BaseException) -> str:
+def damaged_file_message(path: Path, exc: BaseException) -> str:
+    """The message for a compressed file that cannot be decompressed (truncated, corrupt)."""
     kind = _compression(path) or "compressed"
     what = "truncated" if isinstance(exc, EOFError) else "corrupt (not valid " + kind + " data)"
     return (

@@ -74,8 +74,11 @@ class PreprocessSettings(Section):
 
     name: str = "standard"
     """Name of the chosen option of the ``preprocess`` group."""
-    scaler: Literal["standard", "robust", "none"] = "standard"
-    """Per-column scaling."""
+    scaler: Literal["standard", "robust", "common", "none"] = "standard"
+    """Scaling, fitted per block: per column (``standard``, ``robust``), or ``common``: every
+    column centred, then all divided by one common factor so that the variance of all
+    entries is 1 (the clustbench benchmark's "original" space:
+    :class:`segbench.features.scaling.CommonScaler`)."""
     block_weighting: bool = True
     """Scale each block to the total variance ``weight**2`` (so 384 text dimensions do not
     drown three RFM columns)."""
