@@ -208,7 +208,22 @@ def check_components(settings: RunSettings) -> None:
 
         parse_objectives(settings.tune.objectives)
         spec = FeatureSpec(settings.features, settings.blocks, settings.preprocess)
-        SearchSpace.from_settings(settings.algo, settings.tune, spec)
+        space = SearchSpace.from_settings(settings.algo, settings.tune, spec)
+        if settings.tune.sampler == "grid":
+            space.grid()  # refuses a continuous space
+        # the estimator accepts the space's parameters (its lowest values, first choices)
+        point = {
+            p.path[5:]: p.choices[0] if p.kind == "categorical" else p.low
+            for p in space.params
+            if p.path.startswith("algo.")
+        }
+        try:
+            build_estimator(settings.algo.model_copy(update=point))
+        except ConfigError as err:
+            raise ConfigError(
+                f"the search space of algorithm '{settings.algo.name}' ({space.describe()}) "
+                f"does not fit its estimator: {err}"
+            ) from None
 
 
 __all__ = ["CONFIG_DIR", "check_components", "compose", "config_dir", "register", "resolve"]
