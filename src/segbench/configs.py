@@ -126,14 +126,14 @@ def check_overrides(cfg: DictConfig, overrides: Sequence[str]) -> None:
 
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
-    except Exception:  # noqa: BLE001 - Hydra reported a parse error already
+    except Exception:  # Hydra reported a parse error already
         return
     for override in parsed:
         if override.is_delete() or override.is_add() or override.is_force_add():
             continue
         try:
             value = override.value()
-        except Exception:  # noqa: BLE001 - sweeps, functions: not a plain value
+        except Exception:  # sweeps, functions: not a plain value
             continue
         if not (isinstance(value, dict) and not value):
             continue
@@ -198,11 +198,11 @@ def check_components(settings: RunSettings) -> None:
     from segbench.features import build_blocks, check_feedable, parse_expression
 
     names = parse_expression(settings.features, list(settings.blocks))
-    blocks = build_blocks(settings.blocks, names)
+    every = build_blocks(settings.blocks)  # every block: a run builds them all (candidates)
     build_estimator(settings.algo)
     layout = build_adapter(settings.dataset).layout()
     if layout is not None:  # the parts the dataset will have: can it feed the blocks?
-        check_feedable(blocks, layout, candidates=build_blocks(settings.blocks))
+        check_feedable({name: every[name] for name in names}, layout, candidates=every)
     if settings.tune.enabled:
         from segbench.tuning import FeatureSpec, SearchSpace, parse_objectives
 

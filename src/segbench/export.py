@@ -69,7 +69,7 @@ def _artifact(run_id: str, path: str, uri: str) -> Path:
         return Path(
             mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, tracking_uri=uri)
         )
-    except Exception as err:  # noqa: BLE001 - MLflow raises several types for a missing file
+    except Exception as err:  # MLflow raises several types for a missing file
         raise ConfigError(
             f"run {run_id} has no artifact {path!r} ({type(err).__name__}); it failed before "
             "logging its segments, or was made by a segbench that did not log them"
@@ -151,9 +151,7 @@ def export_segments(
         }
     )
     names = segment_names(run_id, store)
-    table["segment_name"] = (
-        table["segment"].map(names).fillna("") if names is not None else ""
-    )
+    table["segment_name"] = table["segment"].map(names).fillna("") if names is not None else ""
     info = {
         "customers": len(table),
         "unmatched": int((~known).sum()),

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ class DatasetAdapter(ABC):
         Called by :func:`build_adapter`, so a bad option fails before a run exists. Raises
         :class:`ConfigError` (an option) or :class:`DataError` (the data file is missing).
         """
+        return None
 
     def layout(self) -> CustomerData | None:
         """The parts and columns :meth:`load` will give, as a one-row placeholder
@@ -228,7 +229,9 @@ def check_cleaning(data: CustomerData, max_dropped_share: float = 0.5) -> None:
     >>> check_cleaning(data, 0.5)
     Traceback (most recent call last):
     ...
-    segbench.errors.DataError: dataset 'toy': cleaning dropped 95 of 189 rows (50%) and 59 of 60 customers (98%): rows without an amount (95 rows, step drop_missing_amount). That is more than dataset.max_dropped_share=0.5 allows; fix the file, or raise dataset.max_dropped_share (up to 1) to accept the loss. The steps are in the run's data/cleaning_report.csv.
+    segbench.errors.DataError: dataset 'toy': cleaning dropped 95 of 189 rows (50%) and 59 of 60 \
+customers (98%): rows without an amount (95 rows, step drop_missing_amount). That is more than \
+dataset.max_dropped_share=0.5 allows; fix the file, or raise dataset.max_dropped_share ...
     """
     steps = data.meta.cleaning
     rows_before = steps[0].rows_before if steps else 0

@@ -97,9 +97,9 @@ from segbench.data.model import CustomerData
 from segbench.datasets.base import analysis_date, day_after, finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import (
-    check_finite,
     CleaningLog,
     as_text,
+    check_finite,
     excel_sheets,
     file_format,
     read_table,

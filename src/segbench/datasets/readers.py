@@ -396,7 +396,8 @@ def check_finite(values: pd.Series, column: str, path: str | os.PathLike[str]) -
     >>> check_finite(pd.Series([1.0, float("inf")]), "income", "shop.csv")
     Traceback (most recent call last):
     ...
-    segbench.errors.DataError: shop.csv: column 'income' holds infinite values (inf or -inf) in 1 of 2 rows (row 2); expected finite numbers (a missing value may be left empty)
+    segbench.errors.DataError: shop.csv: column 'income' holds infinite values (inf or -inf) in \
+1 of 2 rows (row 2); expected finite numbers (a missing value may be left empty)
     """
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         return

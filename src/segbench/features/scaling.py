@@ -34,7 +34,7 @@ class CommonScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         columns are constant).
     """
 
-    def fit(self, X, y=None):  # noqa: ARG002 - scikit-learn's signature
+    def fit(self, X, y=None):  # scikit-learn's signature
         X = validate_data(self, X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         spread = float(np.sqrt(X.var(axis=0).mean())) if X.size else 0.0

@@ -143,7 +143,7 @@ def _table(path: Path) -> pd.DataFrame | None:
             return pd.read_parquet(path)
         if name.endswith(".csv"):
             return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception:  # noqa: BLE001 - not a table after all: searched as bytes
+    except Exception:  # not a table after all: searched as bytes
         return None
     return None
 
@@ -232,7 +232,8 @@ def reference_orders(customers: Sequence[str]) -> dict[str, list[str]]:
     orders = {"source order": ids, "sorted as text": sorted(ids)}
     numbers = pd.to_numeric(pd.Series(ids), errors="coerce")
     if len(ids) and numbers.notna().all():
-        orders["sorted as numbers"] = [ids[i] for i in np.argsort(numbers.to_numpy(), kind="stable")]
+        ranks = np.argsort(numbers.to_numpy(), kind="stable")
+        orders["sorted as numbers"] = [ids[i] for i in ranks]
     return orders
 
 
