@@ -131,4 +131,4 @@ def test_a_data_error_with_raw_ids_records_only_its_public_message(files, tmp_pa
 def test_the_rule_for_errors_found_before_any_work_is_what_the_readme_says():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert "before a run exists" in readme
-    assert "ends FAILED" in readme
+    assert "ends the run FAILED" in readme

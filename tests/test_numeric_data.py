@@ -16,6 +16,7 @@ from badinputs import QUICK, Files, cust_overrides
 from datapaths import data_file
 from segbench.api import run, settings
 from segbench.data import CustomerData, DatasetMeta
+from segbench.data.pseudonyms import KEY_ENV, pseudonymise_ids
 from segbench.datasets import load_dataset
 from segbench.errors import ConfigError, DataError
 from segbench.features import build_block
@@ -32,6 +33,20 @@ FCPS = {  # name: (rows, columns, K) from the battery's README
     "twodiamonds": (800, 2, 2),
     "wingnut": (1016, 2, 2),
 }
+
+
+KEY = "numeric-tests"
+
+
+@pytest.fixture(autouse=True)
+def known_key(monkeypatch):
+    """A known pseudonym key, so rows can be found by their raw id (the row number)."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
+def by_row(values: pd.DataFrame | pd.Series, n: int) -> pd.DataFrame | pd.Series:
+    """``values`` (indexed by pseudonym) in the order of the file's rows 1..n."""
+    return values.reindex(pseudonymise_ids(pd.Index([str(i + 1) for i in range(n)]), KEY.encode()))
 
 
 def fcps(name: str) -> Path:
@@ -66,7 +81,7 @@ def test_numeric_block_takes_every_numeric_column_a_list_or_a_pattern(toy, caplo
     with caplog.at_level("WARNING"):
         every = NumericBlock().fit_transform(toy)
     assert every.columns.tolist() == ["x1", "x2", "spend_total"]  # text and sensitive left out
-    assert every.loc["c1", "x2"] == 7.0  # the median, said on the console
+    assert every.loc["c1", "x2"] == 9.0  # the median of 5, 5, 9, 9, 9, said on the console
     assert "set 1 missing values to the column median (x2: 1)" in caplog.text
     assert NumericBlock(columns=["x2", "x1"]).fit_transform(toy).columns.tolist() == ["x2", "x1"]
     assert NumericBlock(pattern=r"x\d").fit_transform(toy).columns.tolist() == ["x1", "x2"]
@@ -102,7 +117,7 @@ def test_numeric_block_on_a_customer_table(tmp_path):
         "features=numeric",
         f"tracking.uri=sqlite:///{tmp_path}/m.db",
     ]
-    result = run([*QUICK, *overrides, "blocks.numeric.pattern=(age|income)"])
+    result = run([*QUICK, *overrides, "blocks.numeric.pattern='(age|income)'"])
     assert result.features.columns == ["numeric.age", "numeric.income"]
 
 
@@ -117,11 +132,12 @@ def test_every_fcps_file_is_read_with_its_reference_labels(name):
     assert data.name == f"clustbench.{name}"
     assert data.customers.shape == (rows, columns)
     assert list(data.customers.columns) == [f"x{j + 1}" for j in range(columns)]
-    assert sorted(data.customers.index, key=int) == [str(i + 1) for i in range(rows)]
     assert data.labels.nunique() == k and data.labels.notna().all()
     raw = np.loadtxt(fcps(name))
-    by_row = data.customers.sort_index(key=lambda ix: ix.astype(int))
-    np.testing.assert_allclose(by_row.to_numpy(), raw.reshape(rows, columns))
+    # customer i is row i of the file (its id, pseudonymised)
+    np.testing.assert_allclose(by_row(data.customers, rows).to_numpy(), raw.reshape(rows, columns))
+    reference = pd.read_csv(fcps(name).with_name(f"{name}.labels0.gz"), header=None)[0]
+    assert by_row(data.labels, rows).tolist() == reference.astype(str).tolist()
 
 
 @pytest.mark.realdata
@@ -205,24 +221,21 @@ def test_the_noise_label_is_scored_as_the_clustbench_benchmark_does(tmp_path):
         f"tracking.uri=sqlite:///{tmp_path}/m.db",
     ]
     scored = run(overrides)
-    by_row = scored.labels.sort_index(key=lambda ix: ix.astype(int)).to_numpy()
+    found = by_row(scored.labels, 400).to_numpy()
     keep = noisy != 0
     assert scored.metrics["labelled_customers"] == keep.sum() == 320
-    assert scored.metrics["ari"] == pytest.approx(adjusted_rand_score(noisy[keep], by_row[keep]))
+    assert scored.metrics["ari"] == pytest.approx(adjusted_rand_score(noisy[keep], found[keep]))
     assert "80 unlabelled or noise" in scored.notes["external_indices"]
     # without the setting, 0 is a class of its own: another number
     counted = run([*overrides, "dataset.noise_label=null"])
     assert counted.metrics["labelled_customers"] == 400
-    assert counted.metrics["ari"] == pytest.approx(adjusted_rand_score(noisy, by_row))
+    assert counted.metrics["ari"] == pytest.approx(adjusted_rand_score(noisy, found))
     assert counted.metrics["ari"] != pytest.approx(scored.metrics["ari"])
 
 
-def test_labels_with_empty_cells_score_the_labelled_customers(tmp_path, monkeypatch):
+def test_labels_with_empty_cells_score_the_labelled_customers(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from segbench.data.pseudonyms import KEY_ENV, pseudonymise_ids
-
-    monkeypatch.setenv(KEY_ENV, "partial")
     files = Files(tmp_path)
     path = files.customers_with(
         "partial.csv", lambda c: c.assign(seg=c["seg"].where(c.index % 4 != 0))
@@ -234,7 +247,7 @@ def test_labels_with_empty_cells_score_the_labelled_customers(tmp_path, monkeypa
     assert recorded.data.metrics["labelled_customers"] == 90
     assert recorded.data.tags["segbench.external_indices"].startswith("computed on the 90 of 120")
     truth = pd.read_csv(path, dtype=str).set_index("cust")["seg"]
-    truth.index = pseudonymise_ids(truth.index, b"partial")
+    truth.index = pseudonymise_ids(truth.index, KEY.encode())
     found = result.labels.reindex(truth.index)
     keep = truth.notna().to_numpy()
     expected = adjusted_rand_score(truth[keep], found[keep])
