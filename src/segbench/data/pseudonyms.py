@@ -98,6 +98,8 @@ def _row_hashes(frame: pd.DataFrame | pd.Series) -> np.ndarray:
     """A content hash of each row (column names included, index not)."""
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
+    if frame.shape[1] == 0:
+        return np.zeros(len(frame), dtype=np.uint64)
     columns = {
         f"{i}:{name}": _column_hashes(frame.iloc[:, i]) for i, name in enumerate(frame.columns)
     }
