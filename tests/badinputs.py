@@ -221,6 +221,8 @@ class Case:
     #: a mistake in the settings, found before any work: it must leave no run in the store
     #: (default: the override and tuning groups)
     before_work: bool | None = None
+    #: the runs the case must leave, by status (command-line cases), when it must leave some
+    runs: tuple[tuple[str, int], ...] | None = None
 
     @property
     def no_run(self) -> bool:
@@ -866,6 +868,16 @@ CLI_CASES: list[Case] = [
         group="cli",
     ),
     Case(
+        "cli_sweep_counts_a_job_refused_before_work",
+        _toy("-m", "algo.n_clusters=3,abc"),
+        ("n_clusters", "'abc'", "sweep: 2 run(s), 1 failed"),
+        kind="cli",
+        status=1,
+        group="cli",
+        before_work=False,
+        runs=(("FAILED", 2), ("FINISHED", 1)),  # the refused job and the sweep's parent
+    ),
+    Case(
         "cli_feeding_checked_before_work",
         lambda f, u: ["dataset=online_retail", "features=demographics"],
         ("online_retail", "demographics"),
@@ -1045,8 +1057,8 @@ def cli_outcomes(cases: Sequence[Case], files: Files, folder: Path) -> list[Outc
             message = lines[-1] if lines else ""
             ok = process.returncode == 2 and message.startswith("segbench: error: ")
             verdict = "clear" if ok and _paragraph_ok(message, case.expect) else "misleading"
-        else:  # Hydra's own errors (status 1): its message, no traceback
-            ok = process.returncode == case.status and all(f in err for f in case.expect)
+        else:  # Hydra's own errors and sweeps (status 1): the message, no traceback
+            ok = process.returncode == case.status and all(f in out + err for f in case.expect)
             verdict = "clear" if ok else "misleading"
         result = Outcome(case, verdict, text.strip()[-600:])
         result.runs = run_statuses(f"sqlite:///{cwd / 'mlflow.db'}")
@@ -1055,6 +1067,9 @@ def cli_outcomes(cases: Sequence[Case], files: Files, folder: Path) -> list[Outc
         elif case.no_run and result.runs and result.verdict == "clear":
             result.verdict = "misleading"
             result.message = f"[left a run: {result.runs}] {result.message}"
+        elif case.runs is not None and result.runs != dict(case.runs):
+            result.verdict = "misleading"
+            result.message = f"[runs {result.runs}, expected {dict(case.runs)}] {result.message}"
         results.append(result)
     return results
 
