@@ -87,11 +87,23 @@ def pseudonymise_ids(ids: pd.Index | pd.Series, key: bytes | None = None) -> pd.
 
 def _column_hashes(values: pd.Series) -> np.ndarray:
     """A content hash of each value (text hashed once per distinct value)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = np.asarray(values.cat.categories.astype(str), dtype=object)
+        hashed = np.append(pd.util.hash_array(categories), np.uint64(0))
+        return hashed[values.cat.codes.to_numpy()]  # code -1 (missing) → the last entry
     if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
         return pd.util.hash_array(values.to_numpy())
-    codes, uniques = pd.factorize(values.astype(str), use_na_sentinel=True)
-    hashed = np.append(pd.util.hash_array(np.asarray(uniques, dtype=object)), np.uint64(0))
-    return hashed[codes]  # code -1 (missing) → the last entry
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    hashed = np.append(pd.util.hash_array(np.asarray(uniques, dtype=str).astype(object)), 0)
+    return hashed.astype(np.uint64)[codes]
+
+
+def _owners(ids: pd.Index, column: pd.Series) -> np.ndarray:
+    """Position in ``ids`` of each value of ``column`` (-1 when absent), categories once."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        where = np.append(ids.get_indexer(column.cat.categories.astype(str)), -1)
+        return where[column.cat.codes.to_numpy()]
+    return ids.get_indexer(column.astype(str))
 
 
 def _row_hashes(frame: pd.DataFrame | pd.Series) -> np.ndarray:
@@ -111,7 +123,7 @@ def _member_hashes(frame: pd.DataFrame | None, ids: pd.Index) -> np.ndarray:
     if frame is None or len(frame) == 0:
         return np.zeros(len(ids), dtype=np.uint64)
     rows = _row_hashes(frame.drop(columns="customer_id"))
-    owners = pd.Index(ids).get_indexer(frame["customer_id"].astype(str))
+    owners = _owners(pd.Index(ids), frame["customer_id"])
     known = owners >= 0
     summed = np.zeros(len(ids), dtype=np.uint64)
     np.add.at(summed, owners[known], rows[known])  # uint64 addition wraps: a multiset hash
@@ -157,7 +169,12 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
         if frame is None:
             return None
         out = frame.copy()
-        out["customer_id"] = mapping.reindex(out["customer_id"].astype(str)).to_numpy()
+        ids = out["customer_id"]
+        if isinstance(ids.dtype, pd.CategoricalDtype):  # each category once
+            keyed = mapping.reindex(ids.cat.categories.astype(str)).to_numpy()
+            out["customer_id"] = np.append(keyed, np.nan)[ids.cat.codes.to_numpy()]
+        else:
+            out["customer_id"] = mapping.reindex(ids.astype(str)).to_numpy()
         return out
 
     customers = data.customers.iloc[order].copy()

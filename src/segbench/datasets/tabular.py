@@ -370,9 +370,11 @@ class TabularDataset(CachedAdapter):
         ok = stamps.notna()
         if before and not ok.any():
             examples = frame[mapping["timestamp"]].astype(str).head(3).tolist()
+            head = f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no "
+            hint = "set timestamp_format (e.g. '%d/%m/%Y')"
             raise DataError(
-                f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no "
-                f"readable dates, e.g. {examples}; set timestamp_format (e.g. '%d/%m/%Y')"
+                f"{head}readable dates, e.g. {examples}; {hint}",
+                public=f"{head}readable dates in its {before} rows; {hint}",
             )
         frame, stamps = frame[ok], stamps[ok]
         log.add(
