@@ -1037,7 +1037,10 @@ def cli_outcomes(cases: Sequence[Case], files: Files, folder: Path) -> list[Outc
     for case in cases:
         cwd = folder / case.id
         cwd.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "segbench", *QUICK, *case.args(files, "")]
+        args = case.args(files, "")
+        flags = [a for a in args if a.startswith("-")]  # Hydra's flags (-m) go first
+        argv = [sys.executable, "-m", "segbench", *flags, *QUICK]
+        argv += [a for a in args if not a.startswith("-")]
         started.append(
             (case, cwd, subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True))
