@@ -82,7 +82,7 @@ TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_cus
 @pytest.mark.parametrize(
     ("args", "code", "expected"),
     [
-        (["features=rfm+nope"], 2, "valid blocks: channels, demographics, rfm, text"),
+        (["features=rfm+nope"], 2, "valid blocks: channels, demographics, numeric, rfm, text"),
         (["algo=nope"], 1, "Available options in 'algo'"),
         (["dataset=nope"], 1, "Available options in 'dataset'"),
         (

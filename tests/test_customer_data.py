@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -55,7 +56,14 @@ def test_pseudonymise_rekeys_every_part_consistently():
     assert not raw & set(out.customer_ids)
     assert set(out.transactions["customer_id"]) <= set(out.customer_ids)
     assert list(out.labels.index) == list(out.customer_ids)
-    assert (out.labels.to_numpy() == data.labels.to_numpy()).all()
-    again = pseudonymise_ids(data.customer_ids, key=b"secret")
-    assert list(again) == list(out.customer_ids)
-    assert list(pseudonymise_ids(data.customer_ids, key=b"other")) != list(again)
+    # each customer keeps its own label under its pseudonym
+    keyed = pd.Series(
+        data.labels.to_numpy(), index=pseudonymise_ids(data.customer_ids, key=b"secret")
+    )
+    assert sorted(keyed.index) == sorted(out.customer_ids)
+    assert (out.labels == keyed.reindex(out.labels.index)).all()
+    assert set(pseudonymise_ids(data.customer_ids, key=b"other")) != set(keyed.index)
+    # customers are in content order: not the raw order, and the same whatever the key
+    other = pseudonymise(data, key=b"other")
+    np.testing.assert_array_equal(other.customers.to_numpy(), out.customers.to_numpy())
+    assert not (out.customers.to_numpy() == data.customers.to_numpy()).all()

@@ -114,7 +114,9 @@ def test_a_single_segment_finishes_with_internal_metrics_absent(tracking_uri):
 
 
 def test_compose_lists_valid_options_for_an_unknown_algorithm():
-    from hydra.errors import MissingConfigException
+    from segbench.errors import ConfigError
 
-    with pytest.raises(MissingConfigException, match="kmeans"):
+    with pytest.raises(
+        ConfigError, match=r"Could not find 'algo/nope'.*options in 'algo':.*kmeans"
+    ):
         compose_config(["algo=nope"])

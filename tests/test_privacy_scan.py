@@ -1,9 +1,13 @@
-"""No raw customer id or review text reaches the MLflow store (database or artifacts).
+"""No route back to a customer reaches the MLflow store (database or artifacts).
 
-Each test runs segbench on a dataset into a fresh store, then scans the whole store — the
-SQLite file and every artifact file (see :mod:`segbench.tracking.privacy_scan`) — for a sample of the
-dataset's *raw* ids and review sentences, taken from the adapter before pseudonymisation. The
-first test shows the scan can fail: ids and texts deliberately logged are found.
+Each dataset test runs segbench on a dataset into a fresh store, with a known pseudonym key,
+then scans the whole store — the SQLite file (the ``segbench.error`` tags included) and every
+artifact file (see :mod:`segbench.tracking.privacy_scan`) — for a sample of the dataset's *raw*
+ids and review sentences, taken from the adapter before pseudonymisation, and for tables in the
+order of the raw ids (every raw id, in the source's order and sorted). Each then plants a
+control on the same dataset — a raw id, a review sentence, the assignments in raw-id order — and
+shows the scan finds each one, so every check can fail on that data. The first tests show it on
+a store: ids, texts and an error carrying a raw id deliberately logged are found.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import pytest
 
 from datapaths import MALL, MARKETING, RETAIL, REVIEWS, data_file
 from segbench.api import run, settings
+from segbench.data.pseudonyms import KEY_ENV, pseudonymise_ids
 from segbench.datasets.base import build_adapter
+from segbench.errors import DataError
 from segbench.tracking.mlflow_run import tracked_run
 from segbench.tracking.privacy_scan import scan_store
+
+KEY = "privacy-scan-tests"
 
 TOY = ["dataset._target_=toydata.ToyDataset", "dataset.name=toy", "dataset.n_customers=300"]
 
@@ -36,8 +44,10 @@ def count_like(raw_id: str, n_customers: int) -> bool:
 
 
 def raw_sample(overrides: list[str], n_ids: int = 40, n_texts: int = 40, min_id_length: int = 4):
-    """Raw ids and review sentences of the dataset ``overrides`` select (not pseudonymised)."""
+    """Raw ids and review sentences of the dataset ``overrides`` select (not pseudonymised),
+    and every raw id in the source's order."""
     data = build_adapter(settings(overrides).dataset).load()
+    every = [str(i) for i in data.customers.index]
     rng = np.random.default_rng(0)
     ids = [
         str(i)
@@ -53,14 +63,14 @@ def raw_sample(overrides: list[str], n_ids: int = 40, n_texts: int = 40, min_id_
             ]
         unique = sorted(set(sentences))
         sentences = list(rng.choice(unique, size=min(n_texts, len(unique)), replace=False))
-    return ids, sentences
+    return ids, sentences, every
 
 
 # the SQLite store (mlflow.db) and its artifacts (mlruns/) are both under the test's tmp_path
 
 
 def test_the_scan_finds_raw_ids_and_texts_when_they_are_logged(tmp_path, tracking_uri):
-    ids, _ = raw_sample(TOY, n_ids=20)
+    ids, _, _ = raw_sample(TOY, n_ids=20)
     texts = ["great quality, I love it and I will buy it again next season"]
     run(
         [
@@ -96,19 +106,73 @@ def test_ids_match_as_whole_tokens_only(tmp_path):
     assert [f.needle for f in scan_store([tmp_path], ids=["17850"])] == ["17850"]
 
 
+def test_an_error_carrying_a_raw_id_is_found_in_its_tag_and_error_txt(tmp_path, tracking_uri):
+    """Planted: an error without a public message; real: a duplicated-id error (it has one)."""
+    raw_id = "C77123"
+    with pytest.raises(DataError), tracked_run(tracking_uri, "segbench", run_name="planted"):
+        raise DataError(f"customer_id must be unique; duplicated e.g. ['{raw_id}']")
+    found = scan_store([tmp_path], ids=[raw_id])
+    where = {(Path(f.path).name, f.where) for f in found}
+    assert ("mlflow.db", "tags[segbench.error]") in where
+    assert ("error.txt", "") in where
+    assert any(raw_id in tag for tag in found.error_tags)
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    uri = f"sqlite:///{clean / 'mlflow.db'}"
+    with pytest.raises(DataError), tracked_run(uri, "segbench", run_name="public"):
+        raise DataError(
+            f"customer_id must be unique; duplicated e.g. ['{raw_id}']",
+            public="customer_id must be unique; 1 duplicated id",
+        )
+    report = scan_store([clean], ids=[raw_id])
+    assert report.findings == []
+    assert report.error_tags == ["DataError: customer_id must be unique; 1 duplicated id"]
+    assert any(p.endswith("error.txt") for p in report.scanned)
+
+
+def plant_controls(folder: Path, ids: list[str], texts: list[str], every: list[str]) -> None:
+    """A raw id, a review sentence and assignments in raw-id order, in files of ``folder``."""
+    folder.mkdir()
+    if ids:
+        (folder / "note.txt").write_text(f"customer {ids[0]} asked for a refund")
+    if texts:
+        (folder / "tag.txt").write_text(f"quote: {texts[0]}")
+    keyed = pseudonymise_ids(pd.Index(every), KEY.encode())
+    pd.DataFrame({"customer_id": keyed, "segment": np.arange(len(keyed)) % 3}).to_parquet(
+        folder / "assignments.parquet", index=False
+    )
+
+
 def scan_run(tmp_path: Path, tracking_uri: str, overrides: list[str], min_id_length: int = 4):
-    ids, texts = raw_sample(overrides, min_id_length=min_id_length)
+    ids, texts, every = raw_sample(overrides, min_id_length=min_id_length)
     result = run([*overrides, f"tracking.uri={tracking_uri}", "blocks.text.progress=false"])
     assert mlflow.get_run(result.run_id).info.status == "FINISHED"
-    report = scan_store([tmp_path], ids=ids, texts=texts)
+    report = scan_store([tmp_path], ids=ids, texts=texts, customers=every, key=KEY.encode())
     assert report.findings == [], report.findings[:10]
     assert any(p.endswith(".db") for p in report.scanned)
     assert any(p.endswith("segment_card.md") for p in report.scanned)
+    # the row order of the run's assignments was checked, on every customer
+    ordered = {Path(p).name: rows for p, rows in report.ordered_tables}
+    assert ordered.get("assignments.parquet") == result.data.n_customers
+    # planted controls on the same data: each check finds its route back
+    planted = tmp_path / "planted"
+    plant_controls(planted, ids, texts, every)
+    found = scan_store([planted], ids=ids, texts=texts, customers=every, key=KEY.encode())
+    kinds = {(Path(f.path).name, f.kind) for f in found}
+    assert ("assignments.parquet", "order") in kinds
+    assert not ids or ("note.txt", "id") in kinds
+    assert not texts or ("tag.txt", "text") in kinds
     return ids, texts, report
 
 
+@pytest.fixture
+def known_key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+
+
 @pytest.mark.slow
-def test_synthetic_run_leaks_no_raw_id_or_review(tmp_path, tracking_uri):
+def test_synthetic_run_leaks_no_raw_id_or_review(tmp_path, tracking_uri, known_key):
     ids, texts, _ = scan_run(
         tmp_path,
         tracking_uri,
@@ -145,7 +209,7 @@ REAL = [
 @pytest.mark.realdata
 @pytest.mark.parametrize(("file", "overrides", "min_id_length"), REAL)
 def test_real_dataset_run_leaks_no_raw_id_or_review(
-    tmp_path, tracking_uri, file, overrides, min_id_length
+    tmp_path, tracking_uri, known_key, file, overrides, min_id_length
 ):
     data_file(file)  # skips, naming SEGBENCH_DATA_DIR, when the shared data are missing
     ids, texts, _ = scan_run(tmp_path, tracking_uri, overrides, min_id_length)

@@ -222,9 +222,9 @@ def test_an_objective_without_direction_is_refused_at_composition(store):
 
 
 def test_the_grid_sampler_refuses_a_continuous_space_and_walks_a_finite_one(store):
-    cfg = config(store, "features=demographics", "algo=dbscan", "tune.sampler=grid")
+    # found when the settings are resolved, before any work
     with pytest.raises(ConfigError, match=r"finite search space.*algo.dbscan|algo.eps"):
-        tune(cfg)
+        tune(config(store, "features=demographics", "algo=dbscan", "tune.sampler=grid"))
     cfg = config(
         store,
         "features=demographics",

@@ -15,9 +15,11 @@ the stored dataset config: a YAML file, or a name of ``conf/dataset/`` (e.g.
 ``online_retail``); the stored config is used otherwise.
 
 Output (CSV, or Parquet for ``.parquet``): ``customer_id`` (pseudonymised by
-:mod:`segbench.data.pseudonyms`, never the raw id), ``segment`` (``-1`` = noise) and, with
-``--run-id``, ``segment_name`` (the run's segment names). Pseudonyms match the run's only
-when both used the same ``SEGBENCH_PSEUDONYM_KEY``.
+:mod:`segbench.data.pseudonyms`, never the raw id, the same way as a run's ``assignments.parquet``,
+``segbench.api.run``'s labels and the logged model's output), ``segment`` (``-1`` = noise) and,
+with ``--run-id``, ``segment_name`` (the run's segment names). Pseudonyms match the run's only
+when both used the same ``SEGBENCH_PSEUDONYM_KEY`` (one key per run otherwise). Raw ids come out
+only through ``python -m segbench.export``.
 
 The tracking store is ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else
 ``sqlite:///mlflow.db`` in the working directory. Expected errors (unknown run, a file the
@@ -165,8 +167,18 @@ def assign(
     if (run_id is None) == (model_uri is None):
         raise ConfigError("give exactly one of --run-id and --model-uri")
     path = Path(input_path)
+    if path.is_dir():
+        raise DataError(f"--input {path}: is a folder; expected a data file in the run's format")
     if not path.is_file():
         raise DataError(f"--input {path}: no such file")
+    when = None
+    if analysis_date:
+        try:
+            when = pd.Timestamp(analysis_date)
+        except ValueError:
+            raise ConfigError(
+                f"--analysis-date {analysis_date!r}: expected a date written YYYY-MM-DD"
+            ) from None
     store = tracking_uri(uri)
     mlflow.set_tracking_uri(store)
     if model_uri is None:
@@ -175,8 +187,8 @@ def assign(
     model = load_segmentation_model(model_uri)
     cfg = dataset_config(model, dataset, path)
     data = load_dataset(cfg)
-    if analysis_date:
-        data.meta.analysis_date = pd.Timestamp(analysis_date)
+    if when is not None:
+        data.meta.analysis_date = when
     table = model.segment(data)
     if run_id is not None:
         names = segment_names(str(run_id), store)
@@ -196,11 +208,17 @@ def assign(
 def write_table(table: pd.DataFrame, output: str | os.PathLike[str]) -> Path:
     """Write ``table`` as Parquet (``.parquet``) or CSV (anything else)."""
     out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        table.to_parquet(out, index=False)
-    else:
-        table.to_csv(out, index=False)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            table.to_parquet(out, index=False)
+        else:
+            table.to_csv(out, index=False)
+    except OSError as err:
+        raise DataError(
+            f"--output {out}: cannot write the file ({err.strerror or err}); expected a path in "
+            "a folder you can write to"
+        ) from None
     return out
 
 
@@ -249,8 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("  segment sizes: " + ", ".join(f"{s}: {n}" for s, n in sizes.items()))
     if info["pseudonym_key"] != "env":
         print(
-            "  note: customer ids are pseudonymised with a random per-process key; set "
-            "SEGBENCH_PSEUDONYM_KEY (for the run and here) to link them across runs"
+            "  note: customer ids are pseudonymised with a random key drawn for this call and "
+            "never stored; set SEGBENCH_PSEUDONYM_KEY (for the run and here) to link them to "
+            "the run's"
         )
     return 0
 

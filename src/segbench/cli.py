@@ -57,7 +57,15 @@ def _task(cfg: DictConfig) -> RunResult | None:
     parent = sweep_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
     overrides = list(hydra_cfg.overrides.task)
     try:
-        result = run_experiment(resolve(cfg), overrides, parent_run_id=parent)
+        settings = resolve(cfg)
+    except SegbenchError as err:  # found before any work: no run, unless a sweep must count it
+        print(f"segbench: error: {err}", file=sys.stderr)
+        if multirun:
+            record_refused_job(cfg, overrides, parent, err)
+            return None
+        sys.exit(2)
+    try:
+        result = run_experiment(settings, overrides, parent_run_id=parent)
     except SegbenchError as err:
         print(f"segbench: error: {err}", file=sys.stderr)
         if multirun:
@@ -70,6 +78,30 @@ def _task(cfg: DictConfig) -> RunResult | None:
         return None
     print(summary(result))
     return result
+
+
+def record_refused_job(
+    cfg: DictConfig, overrides: list[str], parent: str | None, err: SegbenchError
+) -> None:
+    """In a sweep, a job whose settings are refused is a FAILED child run holding the error
+    (and nothing else), so the sweep's summary and the leaderboard count it. A single run
+    refused this way leaves no run."""
+    from segbench.settings import TrackingSettings
+    from segbench.settings.base import coerce
+    from segbench.tracking import tracked_run
+
+    try:
+        tracking = coerce(TrackingSettings, cfg.get("tracking") or {}, "tracking")
+    except SegbenchError:
+        return  # the tracking settings themselves are wrong: nowhere to record it
+    tags = {"segbench.overrides": " ".join(overrides), "segbench.refused": "settings"}
+    try:
+        with tracked_run(
+            tracking.uri, tracking.experiment, run_name="refused", tags=tags, parent_run_id=parent
+        ):
+            raise err
+    except SegbenchError:
+        pass
 
 
 def main() -> None:

@@ -14,6 +14,17 @@ Traceback (most recent call last):
 segbench.errors.ConfigError: algorithm 'kmeans' (sklearn.cluster.KMeans) rejects its \
 parameters: The 'n_clusters' parameter of KMeans must be an int in the range [1, inf). Got 0 \
 instead. Set it with algo.<parameter>=<value>.
+
+Estimators from other libraries that declare no constraints get segbench's, in
+:data:`PARAMETER_CONSTRAINTS` and in scikit-learn's notation (the ``hdbscan`` library's
+``HDBSCAN`` would otherwise refuse ``min_cluster_size=1`` only when it is fitted):
+
+>>> build_estimator({"_target_": "hdbscan.HDBSCAN", "min_cluster_size": 1})
+Traceback (most recent call last):
+...
+segbench.errors.ConfigError: algorithm 'HDBSCAN' (hdbscan.HDBSCAN) rejects its parameters: \
+The 'min_cluster_size' parameter of HDBSCAN must be an int in the range [2, inf). Got 1 \
+instead. Set it with algo.<parameter>=<value>.
 """
 
 from __future__ import annotations
@@ -21,10 +32,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from hydra.utils import instantiate
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
 from segbench.errors import ConfigError, DataError
 from segbench.settings import AlgoSettings
@@ -32,6 +45,61 @@ from segbench.settings.base import coerce
 
 #: Constructor parameters that set the number of segments.
 K_PARAMS = ("n_clusters", "n_components")
+
+#: Parameter constraints (scikit-learn's notation) of estimators whose library declares none,
+#: by ``<top-level package>.<class name>``. Only parameters whose valid values the library
+#: documents are listed; the others are left to the library.
+PARAMETER_CONSTRAINTS: dict[str, dict[str, list[Any]]] = {
+    # hdbscan 0.8 (McInnes, Healy & Astels): the checks its fit makes, made when built
+    "hdbscan.HDBSCAN": {
+        "min_cluster_size": [Interval(Integral, 2, None, closed="left")],
+        "min_samples": [Interval(Integral, 1, None, closed="left"), None],
+        "cluster_selection_epsilon": [Interval(Real, 0, None, closed="left")],
+        "cluster_selection_persistence": [Interval(Real, 0, None, closed="left")],
+        "max_cluster_size": [Interval(Integral, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "leaf_size": [Interval(Integral, 1, None, closed="left")],
+        "algorithm": [
+            StrOptions(
+                {
+                    "best",
+                    "generic",
+                    "prims_kdtree",
+                    "prims_balltree",
+                    "boruvka_kdtree",
+                    "boruvka_balltree",
+                }
+            )
+        ],
+        "cluster_selection_method": [StrOptions({"eom", "leaf"})],
+        "allow_single_cluster": ["boolean"],
+        "prediction_data": ["boolean"],
+        "gen_min_span_tree": ["boolean"],
+        "approx_min_span_tree": ["boolean"],
+        "match_reference_implementation": ["boolean"],
+        "core_dist_n_jobs": [Integral],
+    },
+}
+
+
+def parameter_constraints(estimator: Any) -> dict[str, list[Any]] | None:
+    """The constraints of ``estimator``'s parameters: its own (scikit-learn's
+    ``_parameter_constraints``), else segbench's (:data:`PARAMETER_CONSTRAINTS`), else None."""
+    own = getattr(estimator, "_parameter_constraints", None)
+    if own is not None:
+        return None  # validated by the estimator itself
+    kind = type(estimator)
+    return PARAMETER_CONSTRAINTS.get(f"{kind.__module__.split('.')[0]}.{kind.__name__}")
+
+
+def _validate_params(estimator: Any) -> None:
+    if hasattr(estimator, "_parameter_constraints"):
+        estimator._validate_params()
+        return
+    constraints = parameter_constraints(estimator)
+    if constraints:
+        params = {k: v for k, v in estimator.get_params(deep=False).items() if k in constraints}
+        validate_parameter_constraints(constraints, params, caller_name=type(estimator).__name__)
 
 
 def _settings(algo: AlgoSettings | Mapping[str, Any]) -> AlgoSettings:
@@ -53,9 +121,9 @@ def build_estimator(algo: AlgoSettings | Mapping[str, Any], n_customers: int | N
             f"cannot build algorithm '{algo.name}' ({algo.target}) from its parameters "
             f"{sorted(algo.params)}: {cause}"
         ) from None
-    if hasattr(estimator, "_parameter_constraints"):
+    if hasattr(estimator, "_parameter_constraints") or parameter_constraints(estimator):
         try:
-            estimator._validate_params()
+            _validate_params(estimator)
         except (TypeError, ValueError) as err:  # scikit-learn's InvalidParameterError
             raise ConfigError(
                 f"algorithm '{algo.name}' ({algo.target}) rejects its parameters: {err} "
@@ -71,6 +139,11 @@ def check_size(algo: AlgoSettings | Mapping[str, Any], n_customers: int) -> None
     algo = _settings(algo)
     if n_customers == 0:
         raise DataError("no customers to segment (the dataset is empty after cleaning)")
+    if n_customers < 2:
+        raise DataError(
+            f"the dataset has {n_customers} customer after cleaning; a segmentation needs at "
+            "least 2 customers (and more than the number of segments asked for)"
+        )
     limit = algo.max_customers
     if limit is not None and n_customers > limit:
         raise DataError(
@@ -84,7 +157,7 @@ def check_size(algo: AlgoSettings | Mapping[str, Any], n_customers: int) -> None
         if isinstance(k, int) and k > n_customers:
             raise DataError(
                 f"algo.{key}={k} is larger than the number of customers ({n_customers}); "
-                f"choose algo.{key} <= {n_customers}"
+                f"choose algo.{key} between 2 and {n_customers}"
             )
 
 

@@ -154,8 +154,22 @@ class CustomerData:
         if len(self.customers) == 0:
             raise DataError(f"{where}: no customers after loading and cleaning (empty dataset)")
         if not self.customers.index.is_unique:
-            dup = self.customers.index[self.customers.index.duplicated()][:3].tolist()
-            raise DataError(f"{where}: customer_id must be unique; duplicated e.g. {dup}")
+            repeated = self.customers.index.duplicated()
+            dup = self.customers.index[repeated][:3].tolist()
+            raise DataError(
+                f"{where}: customer_id must be unique; duplicated e.g. {dup}",
+                public=f"{where}: customer_id must be unique; {int(repeated.sum())} duplicated ids",
+            )
+        for name, frame in (("customers", self.customers), ("outcomes", self.outcomes)):
+            if frame is None:
+                continue
+            numeric = frame.select_dtypes("number")
+            infinite = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(float)).any()]
+            if infinite:
+                raise DataError(
+                    f"{where}: {name} columns {infinite} hold infinite values (inf or -inf); "
+                    "expected finite numbers (a missing value may be left empty)"
+                )
         if self.transactions is not None:
             missing = [c for c in TRANSACTION_COLUMNS if c not in self.transactions.columns]
             if missing:

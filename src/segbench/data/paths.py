@@ -2,6 +2,8 @@
 
 - ``SEGBENCH_DATA_DIR``: folder holding the real datasets (default ``./data``).
 - ``SEGBENCH_CACHE_DIR``: embedding and cleaned-data caches (default ``~/.cache/segbench``).
+  segbench creates it readable by its owner only (the cleaned-data cache holds raw ids and
+  texts; see :mod:`segbench.datasets.cache`); an existing folder is left as it is.
 """
 
 from __future__ import annotations
@@ -22,5 +24,5 @@ def cache_dir() -> Path:
     """The folder for segbench's on-disk caches (created on demand)."""
     default = Path.home() / ".cache" / "segbench"
     path = Path(os.environ.get(CACHE_DIR_ENV, default)).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

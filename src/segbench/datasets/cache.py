@@ -17,6 +17,13 @@ hash of
 - :data:`CACHE_FORMAT`.
 
 So editing the source file or any cleaning option gives a new entry; moving the file does not.
+
+**What an entry holds, and who can read it.** An entry is the cleaned data *before*
+pseudonymisation: raw customer ids, every customer column, transactions and full review texts.
+Its folder is readable by its owner only (mode ``0700``, files ``0600``; entries written by an
+older version are tightened when read). To clear the cache: ``rm -rf
+"$SEGBENCH_CACHE_DIR/datasets"`` (default ``~/.cache/segbench/datasets``), or switch it off per
+dataset with ``dataset.cache=false``.
 A hit is checked against the stored content fingerprint (a corrupt or stale entry is rebuilt).
 Entries are written to a temporary folder and renamed into place, so parallel jobs of a sweep
 never read a half-written entry. ``meta.notes["cache"]`` says ``"hit"``, ``"miss"`` or
@@ -98,11 +105,26 @@ def entry_dir(name: str, key: str) -> Path:
     return cache_dir() / "datasets" / f"{name}-{key}"
 
 
+#: Modes of the dataset cache: entries hold raw ids and texts, readable by their owner only.
+DIR_MODE, FILE_MODE = 0o700, 0o600
+
+
+def owner_only(directory: Path) -> None:
+    """Make ``directory`` and the files in it readable by their owner only (see the module)."""
+    try:
+        directory.chmod(DIR_MODE)
+        for path in directory.iterdir():
+            path.chmod(DIR_MODE if path.is_dir() else FILE_MODE)
+    except OSError as exc:  # not ours (a shared cache): leave it, but say so
+        log.warning("cannot restrict the permissions of %s: %s", directory, exc)
+
+
 def save_entry(data: CustomerData, directory: Path, extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``data`` as a cache entry (atomically: temporary folder, then rename)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``data`` as a cache entry (atomically: temporary folder, then rename), readable
+    by its owner only."""
+    directory.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
+    tmp.mkdir(mode=DIR_MODE)
     try:
         parts = []
         for part in FRAME_PARTS:
@@ -142,6 +164,7 @@ def save_entry(data: CustomerData, directory: Path, extra: Mapping[str, Any] | N
             **(dict(extra) if extra else {}),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+        owner_only(tmp)
         try:
             tmp.rename(directory)
         except OSError:  # another process wrote the same entry first: keep theirs
@@ -157,6 +180,8 @@ def load_entry(directory: Path, verify: bool = True) -> CustomerData | None:
     meta_file = directory / "meta.json"
     if not meta_file.is_file():
         return None
+    if directory.stat().st_mode & 0o077:  # an entry written before the rule
+        owner_only(directory)
     try:
         meta = json.loads(meta_file.read_text())
         if meta.get("format") != CACHE_FORMAT:

@@ -63,9 +63,15 @@ import numpy as np
 import pandas as pd
 
 from segbench.data.model import CustomerData
-from segbench.datasets.base import finish_dataset
+from segbench.datasets.base import finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
-from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
+from segbench.datasets.readers import (
+    CleaningLog,
+    age_band,
+    check_finite,
+    read_table,
+    resolve_path,
+)
 from segbench.errors import ConfigError, DataError
 
 DEFAULT_FILE = "womens_clothing_ecommerce_reviews.csv.gz"
@@ -163,12 +169,28 @@ class ClothingReviewsDataset(CachedAdapter):
     def sources(self) -> list[Path]:
         return [resolve_path(self.path, DEFAULT_FILE, self.name)]
 
-    def build(self) -> CustomerData:
+    def check_options(self) -> None:
         if self.missing_text not in ("drop", "keep"):
             raise ConfigError(
                 f"dataset '{self.name}': missing_text={self.missing_text!r} is not one of "
-                "['drop', 'keep']"
+                "['drop', 'keep'] (set dataset.missing_text)"
             )
+        self.sources()
+
+    def layout(self) -> CustomerData:
+        numbers = ("age", "rating", "recommended", "positive_feedback_count")
+        text = ("clothing_id", "division", "department", "class_name")
+        return layout_data(
+            self.name,
+            {**dict.fromkeys(numbers, "number"), **dict.fromkeys(text, "text")},
+            texts=True,
+            sensitive=["age_band"],
+            outcomes=["rating", "recommended"],
+            demographic_columns=["age"],
+        )
+
+    def build(self) -> CustomerData:
+        self.check_options()
         path = self.sources()[0]
         text_columns = ("Title", "Review Text", "Division Name", "Department Name", "Class Name")
         df = read_table(
@@ -186,9 +208,14 @@ class ClothingReviewsDataset(CachedAdapter):
         df = df.assign(_id=ids)
         if df["_id"].duplicated().any():
             dup = df.loc[df["_id"].duplicated(), "_id"].head(3).tolist()
-            raise DataError(f"{path}: the row index (first column) must be unique; found {dup}")
+            n_dup = int(df["_id"].duplicated().sum())
+            raise DataError(
+                f"{path}: the row index (first column) must be unique; found {dup}",
+                public=f"{path}: the row index (first column) must be unique; {n_dup} repeated",
+            )
         for column in ("Age", "Rating", "Recommended IND", "Positive Feedback Count"):
             values = pd.to_numeric(df[column], errors="coerce")
+            check_finite(values, column, path)
             if values.isna().any():
                 bad = df.loc[values.isna(), column].astype(str).head(3).tolist()
                 raise DataError(
@@ -196,7 +223,11 @@ class ClothingReviewsDataset(CachedAdapter):
                 )
             df[column] = values
         log = CleaningLog()
-        notes: dict[str, Any] = {"source_file": path.name, "raw_rows": len(df)}
+        notes: dict[str, Any] = {
+            "source_file": path.name,
+            "raw_rows": len(df),
+            "raw_customers": len(df),
+        }
 
         # 1. reviews without text
         before = len(df)

@@ -34,12 +34,19 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segbench.data.model import CustomerData
-from segbench.datasets.base import finish_dataset
+from segbench.datasets.base import finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
-from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
+from segbench.datasets.readers import (
+    CleaningLog,
+    age_band,
+    check_finite,
+    read_table,
+    resolve_path,
+)
 from segbench.errors import DataError
 
 DEFAULT_FILE = "mall_customers.csv.gz"
@@ -94,6 +101,18 @@ class MallCustomersDataset(CachedAdapter):
     def sources(self) -> list[Path]:
         return [resolve_path(self.path, DEFAULT_FILE, self.name)]
 
+    def check_options(self) -> None:
+        self.sources()
+
+    def layout(self) -> CustomerData:
+        columns = {"gender": "text", "age": "number", "annual_income_k": "number"}
+        return layout_data(
+            self.name,
+            {**columns, "spending_score": "number"},
+            sensitive=["gender", "age_band"],
+            demographic_columns=[*columns, "spending_score"],
+        )
+
     def build(self) -> CustomerData:
         path = self.sources()[0]
         raw = read_table(
@@ -113,6 +132,7 @@ class MallCustomersDataset(CachedAdapter):
                     f"{path}: column {original!r} must be numeric; found e.g. "
                     f"{df.loc[bad, column].astype(str).head(3).tolist()}"
                 )
+            check_finite(numeric, next(k for k, v in COLUMNS.items() if v == column), path)
             df[column] = numeric
         df["customer_id"] = df["customer_id"].astype("str").str.strip()
         df["gender"] = df["gender"].astype("str").str.strip()
@@ -122,6 +142,7 @@ class MallCustomersDataset(CachedAdapter):
                 f"{path}: column 'Genre' must be one of {list(GENDERS)}; found also {unknown}"
             )
         log = CleaningLog()
+        raw_customers = int(df["customer_id"].replace("", np.nan).nunique())
         before = len(df)
         incomplete = df.isna().any(axis=1)
         duplicated = df["customer_id"].duplicated(keep="first")
@@ -138,6 +159,7 @@ class MallCustomersDataset(CachedAdapter):
         notes: dict[str, Any] = {
             "source_file": path.name,
             "raw_rows": before,
+            "raw_customers": raw_customers,
             "teaching_data": bool(self.teaching_data),
             "gender_counts": {k: int(v) for k, v in df["gender"].value_counts().items()},
         }

@@ -79,9 +79,15 @@ from typing import Any
 import pandas as pd
 
 from segbench.data.model import CustomerData
-from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.base import analysis_date, day_after, finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
-from segbench.datasets.readers import CleaningLog, age_band, read_table, resolve_path
+from segbench.datasets.readers import (
+    CleaningLog,
+    age_band,
+    check_finite,
+    read_table,
+    resolve_path,
+)
 from segbench.errors import ConfigError, DataError
 
 DEFAULT_FILE = "marketing_campaign.csv.gz"
@@ -131,6 +137,20 @@ REQUIRED_COLUMNS = (
     "Complain",
 )
 DEMOGRAPHIC_COLUMNS = ("age", "education", "marital_status", "income", "children")
+#: The customer columns the adapter gives.
+LAYOUT_COLUMNS = (
+    *DEMOGRAPHIC_COLUMNS,
+    "kidhome",
+    "teenhome",
+    "recency",
+    "frequency",
+    "monetary",
+    "tenure_days",
+    "n_web_visits_month",
+    "complain",
+    *SPEND_COLUMNS.values(),
+    *CHANNEL_COLUMNS.values(),
+)
 _HANDLING = {
     "birth_year_handling": ("drop", "impute"),
     "income_outlier_handling": ("drop", "cap", "keep"),
@@ -193,16 +213,30 @@ class MarketingCampaignDataset(CachedAdapter):
     def sources(self) -> list[Path]:
         return [resolve_path(self.path, DEFAULT_FILE, self.name)]
 
-    def _check_options(self) -> None:
+    def check_options(self) -> None:
         for option, allowed in _HANDLING.items():
             value = getattr(self, option)
             if value not in allowed:
                 raise ConfigError(
-                    f"dataset '{self.name}': {option}={value!r} is not one of {list(allowed)}"
+                    f"dataset '{self.name}': {option}={value!r} is not one of {list(allowed)} "
+                    f"(set dataset.{option})"
                 )
+        analysis_date(self.analysis_date, self.name)
+        self.sources()
+
+    def layout(self) -> CustomerData:
+        text = ("education", "marital_status")
+        numbers = [c for c in LAYOUT_COLUMNS if c not in text]
+        return layout_data(
+            self.name,
+            {**{c: "number" for c in numbers}, **{c: "text" for c in text}},
+            sensitive=["age_band", "marital_status"],
+            outcomes=list(OUTCOME_COLUMNS.values()),
+            demographic_columns=DEMOGRAPHIC_COLUMNS,
+        )
 
     def build(self) -> CustomerData:
-        self._check_options()
+        self.check_options()
         path = self.sources()[0]
         df = read_table(
             path,
@@ -217,7 +251,11 @@ class MarketingCampaignDataset(CachedAdapter):
         df["ID"] = df["ID"].astype("str").str.strip()
         if df["ID"].duplicated().any():
             dup = df.loc[df["ID"].duplicated(), "ID"].head(3).tolist()
-            raise DataError(f"{path}: column 'ID' must be unique; duplicated e.g. {dup}")
+            n_dup = int(df["ID"].duplicated().sum())
+            raise DataError(
+                f"{path}: column 'ID' must be unique; duplicated e.g. {dup}",
+                public=f"{path}: column 'ID' must be unique; {n_dup} duplicated ids",
+            )
         enrolled = pd.to_datetime(df["Dt_Customer"], format="%d-%m-%Y", errors="coerce")
         if enrolled.isna().any():
             bad = df.loc[enrolled.isna(), "Dt_Customer"].astype(str).head(3).tolist()
@@ -230,6 +268,7 @@ class MarketingCampaignDataset(CachedAdapter):
         notes: dict[str, Any] = {
             "source_file": path.name,
             "raw_rows": len(df),
+            "raw_customers": len(df),
             "age_reference_year": reference_year,
         }
 
@@ -401,4 +440,5 @@ def _numeric(values: pd.Series, column: str, path: Path, allow_missing: bool) ->
             f"{'' if allow_missing else ' with no gaps'}; found {int(bad.sum())} values that "
             f"are not, e.g. {examples}"
         )
+    check_finite(out, column, path)
     return out.astype(float) if out.isna().any() or column == "Income" else out

@@ -94,11 +94,12 @@ import numpy as np
 import pandas as pd
 
 from segbench.data.model import CustomerData
-from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.base import analysis_date, day_after, finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
 from segbench.datasets.readers import (
     CleaningLog,
     as_text,
+    check_finite,
     excel_sheets,
     file_format,
     read_table,
@@ -207,6 +208,20 @@ class OnlineRetailDataset(CachedAdapter):
 
     def sources(self) -> list[Path]:
         return [resolve_path(self.path, DEFAULT_FILE, self.name)]
+
+    def check_options(self) -> None:
+        analysis_date(self.analysis_date, self.name)
+        self.sources()
+
+    def layout(self) -> CustomerData:
+        return layout_data(
+            self.name,
+            {"country": "text", "country_group": "text"},
+            transactions=True,
+            texts=True,
+            sensitive=["country", "country_group"],
+            demographic_columns=["country_group"],
+        )
 
     # ---------------------------------------------------------------------------------------
 
@@ -502,6 +517,7 @@ def purchase_texts(transactions: pd.DataFrame, max_descriptions: int = 60) -> pd
 
 def _numeric(values: pd.Series, column: str, path: Path) -> pd.Series:
     out = pd.to_numeric(values, errors="coerce")
+    check_finite(out, column, path)
     bad = out.isna() & values.notna()
     if bad.any() or out.isna().any():
         examples = values[out.isna()].astype(str).unique()[:5].tolist()

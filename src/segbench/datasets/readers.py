@@ -43,6 +43,7 @@ import itertools
 import lzma
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,8 @@ def read_table(
         Accept a header without data rows (an empty file is always an error).
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file; expected a CSV, Excel or Parquet file")
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     if path.stat().st_size == 0:
@@ -242,9 +245,9 @@ def _read_text(
     index_col: int | str | None,
 ) -> pd.DataFrame:
     codec = _python_encoding(encoding)
-    if sep is None:
-        sep = sniff_separator(first_line(path, codec)) or ","
     try:
+        if sep is None:
+            sep = sniff_separator(first_line(path, codec)) or ","
         return pd.read_csv(
             path,
             sep=sep,
@@ -270,8 +273,29 @@ def _read_text(
         )
         detail = " ".join(str(exc).split())
         raise DataError(f"{path}: malformed delimited text: {detail}{hint}") from None
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as exc:
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile, lzma.LZMAError) as exc:
+        raise DataError(damaged_file_message(path, exc)) from None
+    except OSError as exc:
+        kind = _compression(path)
+        if kind and ("compress" in str(exc).lower() or "magic" in str(exc).lower()):
+            raise DataError(damaged_file_message(path, exc)) from None
         raise DataError(f"{path}: cannot read the file ({exc})") from None
+
+
+def _compression(path: Path) -> str | None:
+    """``"gzip"``, ``"bzip2"``, ``"xz"`` or ``"zip"`` from the file name, else None."""
+    kinds = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zip": "zip"}
+    return next((k for suffix, k in kinds.items() if path.name.lower().endswith(suffix)), None)
+
+
+def damaged_file_message(path: Path, exc: BaseException) -> str:
+    """The message for a compressed file that cannot be decompressed (truncated, corrupt)."""
+    kind = _compression(path) or "compressed"
+    what = "truncated" if isinstance(exc, EOFError) else "corrupt (not valid " + kind + " data)"
+    return (
+        f"{path}: the {kind} file is {what}: {exc}. Expected a complete {kind} file; copy or "
+        "download it again, or give the uncompressed file"
+    )
 
 
 def _check_separator(
@@ -352,6 +376,61 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, … for non-Parquet input
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# checking values
+
+
+def _rows(mask: np.ndarray | pd.Series, limit: int = 3) -> str:
+    """``"rows 3, 17"`` (1-based data rows, the header not counted) of the true entries."""
+    positions = np.flatnonzero(np.asarray(mask)) + 1
+    shown = ", ".join(str(p) for p in positions[:limit])
+    more = f" and {len(positions) - limit} more" if len(positions) > limit else ""
+    return f"row{'s' if len(positions) > 1 else ''} {shown}{more}"
+
+
+def check_finite(values: pd.Series, column: str, path: str | os.PathLike[str]) -> None:
+    """Refuse ``inf``/``-inf`` in a numeric column, naming the file, the column and the rows.
+
+    >>> check_finite(pd.Series([1.0, float("inf")]), "income", "shop.csv")
+    Traceback (most recent call last):
+    ...
+    segbench.errors.DataError: shop.csv: column 'income' holds infinite values (inf or -inf) in \
+1 of 2 rows (row 2); expected finite numbers (a missing value may be left empty)
+    """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    if infinite.any():
+        raise DataError(
+            f"{path}: column {column!r} holds infinite values (inf or -inf) in "
+            f"{int(infinite.sum())} of {len(values)} rows ({_rows(infinite)}); expected finite "
+            "numbers (a missing value may be left empty)"
+        )
+
+
+def numeric_column(
+    values: pd.Series, column: str, path: str | os.PathLike[str], role: str = ""
+) -> pd.Series:
+    """``values`` as numbers; :class:`DataError` naming the values that are not (missing ones
+    stay missing). The console message shows examples; the recorded one only counts them.
+
+    >>> numeric_column(pd.Series(["3", "", None, "4.5"]), "days", "f.csv").tolist()
+    [3.0, nan, nan, 4.5]
+    """
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values.astype("str").str.strip()
+    bad = numbers.isna() & values.notna() & (text != "")
+    if bad.any():
+        what = f" ({role})" if role else ""
+        head = (
+            f"{path}: column {column!r}{what} must hold numbers; found {int(bad.sum())} of "
+            f"{len(values)} values that are not ({_rows(bad)})"
+        )
+        examples = values[bad].astype(str).unique()[:3].tolist()
+        raise DataError(f"{head}, e.g. {examples}", public=head)
+    return numbers
 
 
 # --------------------------------------------------------------------------------------------

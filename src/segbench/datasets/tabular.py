@@ -53,6 +53,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -62,10 +63,21 @@ import numpy as np
 import pandas as pd
 
 from segbench.data.model import TRANSACTION_COLUMNS, CustomerData
-from segbench.datasets.base import analysis_date, day_after, finish_dataset
+from segbench.datasets.base import analysis_date, day_after, finish_dataset, layout_data
 from segbench.datasets.cache import CachedAdapter
-from segbench.datasets.readers import CleaningLog, read_table, require_columns
+from segbench.datasets.readers import (
+    CleaningLog,
+    check_finite,
+    numeric_column,
+    read_table,
+    require_columns,
+)
 from segbench.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+#: Customer columns (canonical names) that must hold numbers: the precomputed RFM columns.
+NUMERIC_BEHAVIOUR = ("recency", "frequency", "monetary")
 
 #: Canonical transaction columns a mapping may name (plus ``amount``, a line total).
 TRANSACTION_ROLES = (*TRANSACTION_COLUMNS[1:], "amount")
@@ -176,11 +188,33 @@ class TabularDataset(CachedAdapter):
             )
         path = Path(self.path).expanduser().resolve()
         if not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
             raise DataError(
-                f"dataset '{self.dataset_name}': the data file {path} does not exist "
+                f"dataset '{self.dataset_name}': the data file {path} {what} "
                 "(set dataset.path to your CSV, Excel or Parquet file)"
             )
         return [path]
+
+    def check_options(self) -> None:
+        """The column mapping, the analysis date and the data file, before any work."""
+        self._roles()
+        analysis_date(self.analysis_date, self.dataset_name)
+        self.sources()
+
+    def layout(self) -> CustomerData:
+        roles = self._roles()
+        numbers = {c: "number" for c in (*roles["demographic"], *roles["behaviour"])}
+        return layout_data(
+            self.dataset_name,
+            numbers,
+            transactions=bool(roles["transactions"]),
+            channel="channel" in roles["transactions"],
+            texts=bool(self.text_column),
+            sensitive=list(roles["sensitive"]),
+            labels=bool(self.label_column),
+            outcomes=list(roles["outcome"]),
+            demographic_columns=list(roles["demographic"]),
+        )
 
     def cache_params(self) -> dict[str, Any]:
         params = super().cache_params()
@@ -235,13 +269,18 @@ class TabularDataset(CachedAdapter):
             dtype=dict.fromkeys(text_like, str),
         )
         require_columns(frame, needed, path, "named by the dataset config's column mapping")
+        frame = self._check_numbers(frame, roles, path)
         ids = frame[self.customer_id]
         if not pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids):
             ids = ids.map(_id_text, na_action="ignore")
         frame = frame.assign(_cid=ids.astype("str").str.strip())
         frame.loc[frame["_cid"] == "", "_cid"] = np.nan
         log = CleaningLog()
-        notes: dict[str, Any] = {"source_file": path.name, "raw_rows": len(frame)}
+        notes: dict[str, Any] = {
+            "source_file": path.name,
+            "raw_rows": len(frame),
+            "raw_customers": int(frame["_cid"].nunique()),
+        }
 
         before = len(frame)
         frame = frame[frame["_cid"].notna()]
@@ -269,14 +308,48 @@ class TabularDataset(CachedAdapter):
             dup = frame["_cid"].duplicated()
             if dup.any():
                 examples = frame.loc[dup, "_cid"].head(3).tolist()
+                what = (
+                    "but no transactions mapping was given; a customer-level file needs one row "
+                    "per customer (map `transactions` for one row per purchase)"
+                )
                 raise DataError(
                     f"{path}: customer id column {self.customer_id!r} has duplicated values "
-                    f"(e.g. {examples}) but no transactions mapping was given; a customer-level "
-                    "file needs one row per customer (map `transactions` for one row per purchase)"
+                    f"(e.g. {examples}) {what}",
+                    public=f"{path}: customer id column {self.customer_id!r} has "
+                    f"{int(dup.sum())} duplicated values {what}",
                 )
         if len(frame) == 0:
-            raise DataError(f"{path}: no rows left after cleaning")
+            raise DataError(
+                f"{path}: no rows left after cleaning (steps: "
+                + "; ".join(f"{s.step} dropped {s.dropped}: {s.reason}" for s in log.steps)
+                + ")"
+            )
         return self._assemble(frame, transactions, roles, log, notes, path)
+
+    def _check_numbers(
+        self, frame: pd.DataFrame, roles: dict[str, dict[str, str]], path: Path
+    ) -> pd.DataFrame:
+        """Numeric columns hold finite numbers; the precomputed RFM columns hold numbers; a
+        customer column mapped as a feature is not empty."""
+        for name, column in roles["behaviour"].items():
+            if name in NUMERIC_BEHAVIOUR or name.startswith("n_purchases_"):
+                frame[column] = numeric_column(frame[column], column, path, f"mapped to {name}")
+        checked = [
+            *roles["demographic"].values(),
+            *roles["behaviour"].values(),
+            *roles["outcome"].values(),
+        ]
+        checked += [v for k, v in roles["transactions"].items() if k not in _TEXT_ROLES]
+        for column in dict.fromkeys(checked):
+            check_finite(frame[column], column, path)
+        for column in dict.fromkeys([*roles["demographic"].values(), *roles["behaviour"].values()]):
+            if len(frame) and frame[column].isna().all():
+                raise DataError(
+                    f"{path}: column {column!r} has no values (all {len(frame)} rows are "
+                    "empty), so it cannot be a feature; fill it or remove it from the dataset "
+                    "config's column mapping"
+                )
+        return frame
 
     def _transactions(
         self, frame: pd.DataFrame, mapping: dict[str, str], path: Path, log: CleaningLog
@@ -297,9 +370,11 @@ class TabularDataset(CachedAdapter):
         ok = stamps.notna()
         if before and not ok.any():
             examples = frame[mapping["timestamp"]].astype(str).head(3).tolist()
+            head = f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no "
+            hint = "set timestamp_format (e.g. '%d/%m/%Y')"
             raise DataError(
-                f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no "
-                f"readable dates, e.g. {examples}; set timestamp_format (e.g. '%d/%m/%Y')"
+                f"{head}readable dates, e.g. {examples}; {hint}",
+                public=f"{head}readable dates in its {before} rows; {hint}",
             )
         frame, stamps = frame[ok], stamps[ok]
         log.add(
@@ -313,7 +388,9 @@ class TabularDataset(CachedAdapter):
         def number(role: str) -> pd.Series | None:
             if role not in mapping:
                 return None
-            return pd.to_numeric(frame[mapping[role]], errors="coerce")
+            values = pd.to_numeric(frame[mapping[role]], errors="coerce")
+            check_finite(values, mapping[role], path)
+            return values
 
         quantity = number("quantity")
         price = number("unit_price")
@@ -337,6 +414,7 @@ class TabularDataset(CachedAdapter):
             "rows without a numeric quantity and unit price (or amount)",
             int(frame["_cid"].nunique()),
         )
+        self._check_signs(quantity * price, mapping, path)
         if self.drop_non_positive:
             before = len(frame)
             ok = (quantity > 0) & (price > 0)
@@ -375,6 +453,28 @@ class TabularDataset(CachedAdapter):
             tx[column] = tx[column].astype("str")
         tx = tx.sort_values(["timestamp", "customer_id"], kind="stable").reset_index(drop=True)
         return tx, frame
+
+    def _check_signs(self, amounts: pd.Series, mapping: dict[str, str], path: Path) -> None:
+        """Refuse a file without a single sale; say when most lines are refunds."""
+        used = [mapping[r] for r in ("quantity", "unit_price", "amount") if r in mapping]
+        negative = int((amounts < 0).sum())
+        if len(amounts) and not (amounts > 0).any():
+            raise DataError(
+                f"{path}: every line amount from the columns {used} is negative or zero "
+                f"({negative} negative, {len(amounts) - negative} zero, of {len(amounts)} "
+                "lines); expected purchases with positive amounts (returns may be negative). "
+                "If your file writes sales as negative numbers, flip their sign before loading"
+            )
+        if negative > len(amounts) / 2:
+            log.warning(
+                "%s: %d of %d line amounts from the columns %s are negative (returns or "
+                "refunds); monetary values will be net of them. Check the sign convention of "
+                "the file if that is not expected",
+                path,
+                negative,
+                len(amounts),
+                used,
+            )
 
     def _assemble(
         self,

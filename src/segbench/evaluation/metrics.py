@@ -9,15 +9,31 @@ name                   meaning
                        ``silhouette_sample_size`` (``silhouette_sample_size`` logged)
 ``davies_bouldin``     Davies–Bouldin index on non-noise points (lower is better)
 ``calinski_harabasz``  Calinski–Harabasz index on non-noise points
-``ari`` ``ami`` ``nmi`` agreement with ground-truth labels over all customers, noise as a
-                       segment of its own (only when the dataset has labels)
+``ari`` ``ami`` ``nmi`` agreement with ground-truth labels, on the customers that have a
+                       label (segbench's noise ``-1`` counts as a segment of its own; only
+                       when the dataset has labels)
+``labelled_customers`` how many customers the external indices were computed on
 ``bic`` ``aic``        for models that have them (GMM)
 ``inertia``            for models that have it (k-means)
 =====================  =========================================================
 
 Internal indices need at least two segments; with fewer they are absent (not zero) and
-the reason is returned in ``notes["metrics_skipped"]``. Directions, families and ranges of
-these and every other metric: :mod:`segbench.evaluation.registry`.
+the reason is returned in ``notes["metrics_skipped"]``.
+
+**Partial ground truth.** A customer whose label is missing — an empty cell, or the dataset's
+noise label (``dataset.noise_label``, e.g. ``0`` in the clustbench suite) — is left out of the
+external indices, as the clustbench benchmark scores them (Gagolewski 2022): the indices compare
+the segmentation with the reference on the labelled customers only, and ``labelled_customers``
+says how many there were (``notes["external_indices"]`` says how many were left out).
+
+>>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+>>> truth = np.array(["a", "a", None, "b", "b", "b"], dtype=object)
+>>> metrics, notes = evaluate(X, np.array([0, 0, 1, 1, 1, 1]), truth=truth)
+>>> metrics["ari"], metrics["labelled_customers"], notes["external_indices"]
+(1.0, 5.0, 'computed on the 5 of 6 customers with a ground-truth label (1 unlabelled or noise)')
+
+Directions, families and ranges of these and every other metric:
+:mod:`segbench.evaluation.registry`.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     adjusted_mutual_info_score,
     adjusted_rand_score,
@@ -69,6 +86,38 @@ def sampled_silhouette(
     return float(np.mean(sample[1])), len(sample[0])
 
 
+def external_indices(
+    truth: np.ndarray, labels: np.ndarray, notes: dict[str, str] | None = None
+) -> dict[str, float]:
+    """``ari``, ``ami``, ``nmi`` and ``labelled_customers`` on the customers with a label.
+
+    A missing value in ``truth`` (None, NaN) marks an unlabelled or noise customer, left out.
+    Fewer than two labelled customers: no indices, and ``notes["external_indices"]`` says why.
+    """
+    truth = np.asarray(truth, dtype=object)
+    labelled = ~pd.isna(truth)
+    n = int(labelled.sum())
+    out = {"labelled_customers": float(n)}
+    if notes is not None and n < len(truth):
+        notes["external_indices"] = (
+            f"computed on the {n} of {len(truth)} customers with a ground-truth label "
+            f"({len(truth) - n} unlabelled or noise)"
+        )
+    if n < 2:
+        if notes is not None:
+            notes["external_indices"] = (
+                f"not computed: {n} of {len(truth)} customers have a ground-truth label "
+                "(at least 2 are needed)"
+            )
+        return out
+    reference = truth[labelled].astype(str)
+    found = np.asarray(labels)[labelled]
+    out["ari"] = float(adjusted_rand_score(reference, found))
+    out["ami"] = float(adjusted_mutual_info_score(reference, found))
+    out["nmi"] = float(normalized_mutual_info_score(reference, found))
+    return out
+
+
 def evaluate(
     X: np.ndarray,
     labels: np.ndarray,
@@ -109,9 +158,7 @@ def evaluate(
             "and calinski_harabasz need at least 2"
         )
     if truth is not None:
-        metrics["ari"] = float(adjusted_rand_score(truth, labels))
-        metrics["ami"] = float(adjusted_mutual_info_score(truth, labels))
-        metrics["nmi"] = float(normalized_mutual_info_score(truth, labels))
+        metrics.update(external_indices(truth, labels, notes))
     if model is not None:
         if hasattr(model, "bic") and hasattr(model, "aic"):
             metrics["bic"] = float(model.bic(X))

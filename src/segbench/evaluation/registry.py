@@ -67,6 +67,7 @@ METRICS: tuple[MetricDef, ...] = (
     _m("ari", "max", "external", -0.5, 1, "adjusted Rand index"),
     _m("ami", "max", "external", -1, 1, "adjusted mutual information"),
     _m("nmi", "max", "external", 0, 1, "normalised mutual information"),
+    _m("labelled_customers", None, "context", 0, INF, "customers the external indices used"),
     # model-specific
     _m("bic", "min", "model", description="Bayesian information criterion (GMM)"),
     _m("aic", "min", "model", description="Akaike information criterion (GMM)"),

@@ -25,8 +25,14 @@ from sklearn.preprocessing import RobustScaler, StandardScaler
 from segbench.data.model import CustomerData
 from segbench.errors import ConfigError, DataError
 from segbench.features.base import FeatureBlock
+from segbench.features.scaling import CommonScaler
 
-SCALERS = {"standard": StandardScaler, "robust": RobustScaler, "none": None}
+SCALERS = {
+    "standard": StandardScaler,
+    "robust": RobustScaler,
+    "common": CommonScaler,
+    "none": None,
+}
 
 
 def parse_expression(expression: str, valid: list[str] | tuple[str, ...]) -> list[str]:

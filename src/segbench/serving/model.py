@@ -34,7 +34,9 @@ default the day after the last transaction in the input (midnight), the rule of 
 transaction adapters.
 
 Output: a DataFrame ``customer_id, segment`` (``-1`` = noise) in the order customers first
-appear in the input.
+appear in the input. ``customer_id`` is the pseudonym of the input's id under the pseudonym-key
+rule of :mod:`segbench.data.pseudonyms` (``SEGBENCH_PSEUDONYM_KEY``, else a random key for the
+call): ids come out the same way as from a run and from ``python -m segbench.assign``.
 
 Also accepted, for already-transformed data: a frame with exactly the run's feature columns
 (``rfm.recency``, …, or ``pca.pc1``…); the output is then the 1-D array of segments.
@@ -60,6 +62,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 from segbench.data.model import TRANSACTION_COLUMNS, CustomerData, DatasetMeta
+from segbench.data.pseudonyms import pseudonymise_ids
 from segbench.datasets.base import day_after
 from segbench.datasets.readers import as_text
 from segbench.errors import DataError
@@ -274,7 +277,9 @@ class SegmentationModel(PythonModel):
             self.demographic_columns,
             analysis_date=params.get("analysis_date") or None,
         )
-        return self.segment(data)
+        table = self.segment(data)
+        table["customer_id"] = pseudonymise_ids(table["customer_id"]).astype(str)
+        return table
 
 
 def model_signature(data: CustomerData, feature_columns: list[str]) -> Any:

@@ -23,12 +23,26 @@ def _name_from_target(data: Any) -> Any:
 
 
 class DatasetSettings(Component):
-    """A dataset adapter (:class:`segbench.datasets.base.DatasetAdapter`) and its options."""
+    """A dataset adapter (:class:`segbench.datasets.base.DatasetAdapter`) and its options.
+
+    The keys below are segbench's (not passed to the adapter); every other key is an option of
+    the adapter's constructor.
+    """
 
     name: str = ""
     """Name of the dataset in tags, titles and the leaderboard (default: the class name)."""
     description: str = ""
     """Provenance, for the reader of the config (not passed to the adapter)."""
+    max_dropped_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Cleaning may drop at most this share of the file's rows, and at most this share of its
+    customers; above it the run stops with an error that says what was dropped and why
+    (1 = never stop). A cleaning step that drops 10 % or more is said on the console in any
+    case (:func:`segbench.datasets.base.check_cleaning`)."""
+    noise_label: str | int | None = None
+    """The ground-truth label that marks noise or unlabelled customers (``0`` in the
+    clustbench suite). Those customers are left out of the external indices (``ari``,
+    ``ami``, ``nmi``), as the clustbench benchmark scores them; null = every label is a
+    class."""
 
     _named = model_validator(mode="before")(_name_from_target)
 
@@ -60,8 +74,11 @@ class PreprocessSettings(Section):
 
     name: str = "standard"
     """Name of the chosen option of the ``preprocess`` group."""
-    scaler: Literal["standard", "robust", "none"] = "standard"
-    """Per-column scaling."""
+    scaler: Literal["standard", "robust", "common", "none"] = "standard"
+    """Scaling, fitted per block: per column (``standard``, ``robust``), or ``common``: every
+    column centred, then all divided by one common factor so that the variance of all
+    entries is 1 (the clustbench benchmark's "original" space:
+    :class:`segbench.features.scaling.CommonScaler`)."""
     block_weighting: bool = True
     """Scale each block to the total variance ``weight**2`` (so 384 text dimensions do not
     drown three RFM columns)."""

@@ -32,6 +32,7 @@ NOT_DEFINING = (
     "blocks.*.batch_size",
     "dataset.cache",
     "dataset.description",
+    "dataset.max_dropped_share",
     "algo.description",
     "algo.n_jobs",
     "algo.core_dist_n_jobs",

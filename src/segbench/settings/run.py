@@ -82,4 +82,12 @@ def schema_defaults() -> dict[str, Any]:
     }
     for name in SECTIONS:
         tree[name] = RunSettings.model_fields[name].default.dump()
+    # the dataset keys that are segbench's own (not the adapter's options) have defaults too
+    tree["dataset"] = {
+        key: DatasetSettings.model_fields[key].default for key in DATASET_RESERVED_DEFAULTS
+    }
     return tree
+
+
+#: Keys of the ``dataset`` section that segbench reads and that have a default in the schema.
+DATASET_RESERVED_DEFAULTS = ("max_dropped_share", "noise_label")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from segbench.errors import store_message
+from segbench.errors import store_message, store_traceback
 
 T = TypeVar("T")
 MAX_PARAM_LENGTH = 6000
@@ -172,7 +171,7 @@ def tracked_run(
     except BaseException as err:
         try:
             tracker.tags({"segbench.error": store_message(err)})
-            tracker.text("".join(traceback.format_exception(err)), "error.txt")
+            tracker.text(store_traceback(err), "error.txt")
         finally:
             retry_locked(mlflow.end_run, "FAILED")
         raise
