@@ -16,7 +16,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "segbench"
 LINT = Path(sys.executable).with_name("lint-imports")
-ENTRY_POINTS = {"__init__", "__main__", "cli", "api", "experiment", "configs", "errors", "assign"}
+ENTRY_POINTS = {
+    "__init__",
+    "__main__",
+    "cli",
+    "api",
+    "experiment",
+    "configs",
+    "errors",
+    "assign",
+    "stale",
+}
 
 
 def lint(cwd: Path, source: Path) -> subprocess.CompletedProcess:

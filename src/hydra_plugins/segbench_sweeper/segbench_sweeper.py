@@ -1,4 +1,6 @@
-"""The segbench sweeper: Hydra's basic sweeper whose sweep is :func:`segbench.tracking.sweep.run_sweep`.
+"""The segbench sweeper: Hydra's basic sweeper, whose ``sweep`` is segbench's own.
+
+Its sweep is :func:`segbench.tracking.sweep.run_sweep`.
 
 Hydra instantiates sweepers only from the ``hydra_plugins`` package, so the class lives here
 and hands over to segbench (imported when a sweep starts, not when Hydra scans its plugins).

@@ -20,6 +20,7 @@ once the store holds it — and give the run a parent and extra tags (a sweep's 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import signal
@@ -239,10 +240,8 @@ def _end(tracker: RunTracker, status: str, err: BaseException | None) -> str | N
             store_err,
         )
         recorded = None
-    try:  # leave the fluent API's run stack (this writes the same status once more)
+    with contextlib.suppress(Exception):  # leave the fluent API's run stack (writes it again)
         mlflow.end_run(status)
-    except Exception:
-        pass
     return recorded
 
 
