@@ -30,7 +30,9 @@ Hydra's grammar (``a=1,2 b=x,y`` and ``hydra.sweeper.params``) and any launcher
    summary and a comparison table (configuration → headline metrics) are printed and logged on
    the parent (``sweep/comparison.md``, ``sweep/comparison.csv``, metrics ``sweep.*``). The
    parent ends FINISHED when every job finished, KILLED when the sweep was interrupted, and
-   FAILED otherwise; then the command exits with status 1.
+   FAILED otherwise; then the command exits with status 1. A launcher that fails (submitit's
+   ``UncompletedJobError`` for a job killed with ``kill -9``) is one paragraph on the console
+   and its traceback is the parent's ``error.txt``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,7 +350,7 @@ class SweepRun:
             records.append(record)
         return records
 
-    def close(self, account: Account, error: str | None) -> None:
+    def close(self, account: Account, error: str | None, crash: str | None = None) -> None:
         """Log the accounting and the comparison on the parent and end it."""
         if self.heartbeat is not None:
             self.heartbeat.stop()
@@ -369,6 +372,8 @@ class SweepRun:
             metrics=[Metric(k, float(v), now, 0) for k, v in counts.items()],
             tags=tags,
         )
+        if crash:
+            retry_store(self.client.log_text, self.run_id, crash, "error.txt")
         if len(table):
             retry_store(self.client.log_text, self.run_id, render(table), "sweep/comparison.md")
             retry_store(
@@ -422,6 +427,7 @@ def run_sweep(sweeper: Any, arguments: Sequence[str]) -> list[Any]:
     outcomes: dict[int, JobOutcome] = {}
     returns: list[Any] = []
     error: str | None = None
+    crash: str | None = None
     interrupted = False
     finished_launching = False
     try:
@@ -444,13 +450,21 @@ def run_sweep(sweeper: Any, arguments: Sequence[str]) -> list[Any]:
     except BaseException as err:
         reason = interruption(err)
         interrupted = reason is not None
-        error = f"sweep {reason}" if interrupted else f"the launcher failed: {store_message(err)}"
-        raise
+        if interrupted:
+            error = f"sweep {reason}"
+        else:  # a launcher's failure (a job killed under submitit, a lost Ray node…)
+            first = (store_message(err).splitlines() or [type(err).__name__])[0]
+            error = f"the launcher failed: {first} (traceback in error.txt)"
+            crash = "".join(traceback.format_exception(err))
+        if interrupted or not isinstance(err, Exception):
+            raise
     finally:
         with shielded():
             exit_code = _finish(
-                sweep, composable, broken, outcomes, finished_launching, error, interrupted
+                sweep, composable, broken, outcomes, finished_launching, error, interrupted, crash
             )
+    if crash:
+        print(f"segbench: error: {error}; sweep directory {sweep_dir}", file=sys.stderr)
     if exit_code:
         sys.exit(exit_code)
     return returns
@@ -464,6 +478,7 @@ def _finish(
     finished_launching: bool,
     error: str | None,
     interrupted: bool,
+    crash: str | None = None,
 ) -> int:
     """Account, print, log and end the parent (step 6); returns the exit status."""
     try:
@@ -474,7 +489,7 @@ def _finish(
         done = error is None and all(r.status == "FINISHED" for r in records)
         ended = "KILLED" if interrupted else ("FINISHED" if done else "FAILED")
         account = Account(records, ended)
-        sweep.close(account, error)
+        sweep.close(account, error, crash)
     except Exception as store_err:
         print(
             f"segbench: the sweep's parent run {sweep.run_id} could not be closed "
