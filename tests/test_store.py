@@ -100,7 +100,7 @@ def test_retry_store_retries_transient_errors_only():
 def test_a_deleted_experiment_is_one_clear_error(tracking_uri):
     client = MlflowClient(tracking_uri)
     client.delete_experiment(client.create_experiment("gone"))
-    with pytest.raises(ConfigError, match="is deleted.*restore"):
+    with pytest.raises(ConfigError, match=r"is deleted.*restore"):
         ensure_experiment(tracking_uri, "gone")
 
 

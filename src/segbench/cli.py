@@ -7,9 +7,10 @@ typed settings once, and :func:`segbench.experiment.run_experiment` runs them.
   with status 2, no traceback.
 - Ctrl-C (SIGINT) and SIGTERM end the run KILLED and print one line (exit status 130 or 143).
 - In a multirun sweep (:mod:`segbench.tracking.sweep`) each job returns a small
-  :class:`~segbench.tracking.sweep.JobOutcome`; a failing job is recorded FAILED (by the job
-  when its run exists, by the sweep when it failed before) and the other jobs go on; the
-  sweep ends with a summary, a comparison table and status 1 if any job did not finish.
+  :class:`~segbench.tracking.sweep.JobOutcome`; a failing job is recorded FAILED (its run, or
+  a FAILED child with the error when it failed before its run existed) and the other jobs go
+  on; the sweep ends with a summary, a comparison table and status 1 if any job did not
+  finish.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import sys
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from segbench.configs import CONFIG_DIR, register, resolve
 from segbench.errors import SegbenchError, store_message
 from segbench.experiment import RunResult, run_experiment
+from segbench.settings.tracking import default_uri
 from segbench.tracking.mlflow_run import (
     Interrupted,
     RunRecord,
@@ -34,7 +36,13 @@ from segbench.tracking.mlflow_run import (
     recording,
 )
 from segbench.tracking.store import ui_hint
-from segbench.tracking.sweep import JOB_TAG, JobOutcome, headline, parent_from_environment
+from segbench.tracking.sweep import (
+    JOB_TAG,
+    JobOutcome,
+    headline,
+    parent_from_environment,
+    record_job_failure,
+)
 
 log = logging.getLogger("segbench")
 
@@ -99,12 +107,17 @@ def _job(cfg: DictConfig, number: int, overrides: list[str]) -> JobOutcome:
     with recording(parent, {JOB_TAG: str(number)} if parent else None) as record:
         try:
             result = run_experiment(resolve(cfg), overrides)
-        except SegbenchError as err:
-            print(f"segbench: error: job {number}: {err}", file=sys.stderr)
-            return JobOutcome(number, record.run_id, record.status, error=store_message(err))
-        except Exception as err:  # a bug: keep its traceback, go on with the other jobs
-            log.exception("job %s failed (%s)", number, what_was_recorded(record))
-            return JobOutcome(number, record.run_id, record.status, error=store_message(err))
+        except Exception as err:
+            error = store_message(err)
+            if record.run_id is None and parent:  # failed before its run existed
+                uri = OmegaConf.select(cfg, "tracking.uri", default=None) or default_uri()
+                record.run_id = record_job_failure(str(uri), parent, number, overrides, error)
+                record.status = "FAILED" if record.run_id else None
+            if isinstance(err, SegbenchError):
+                print(f"segbench: error: job {number}: {err}", file=sys.stderr)
+            else:  # a bug: keep its traceback, go on with the other jobs
+                log.exception("job %s failed (%s)", number, what_was_recorded(record))
+            return JobOutcome(number, record.run_id, record.status, error=error)
     print(summary(result))
     return JobOutcome(number, result.run_id, "FINISHED", headline(result.metrics))
 

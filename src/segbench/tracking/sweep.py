@@ -21,8 +21,9 @@ Hydra's grammar (``a=1,2 b=x,y`` and ``hydra.sweeper.params``) and any launcher
    the unlaunched ones take the numbers after them.
 5. **Launch**. A job returns only a :class:`JobOutcome` (run id, status, headline metrics,
    error) — never its data. A job that fails before its run exists (a bad value found by
-   :func:`segbench.configs.resolve`) returns its error, and the sweep records it as a FAILED
-   child.
+   :func:`segbench.configs.resolve`) records itself as a FAILED child with its error
+   (:func:`record_job_failure`); if it cannot reach the store, the sweep records it from the
+   outcome.
 6. **Close, whatever happened** (a launcher crash, Ctrl-C): the children are read back from
    the store and each job counted once, by its latest attempt (a job a scheduler requeued
    after a time limit is one job; its earlier attempts stay visible as children, tagged with
@@ -87,6 +88,45 @@ class JobOutcome:
     metrics: dict[str, float] = field(default_factory=dict)
     #: the error (``Type: message``, safe for the store) when the job failed
     error: str | None = None
+
+
+def failed_child(
+    client: MlflowClient,
+    experiment_id: str,
+    parent: str,
+    job: int,
+    overrides: Sequence[str],
+    error: str,
+) -> str:
+    """Record job ``job``, which failed before its run existed, as a FAILED child of
+    ``parent`` with ``error`` (``Type: message``); returns its run id."""
+    run = retry_store(
+        client.create_run,
+        experiment_id,
+        run_name=f"job {job} (not started)",
+        tags={
+            "mlflow.parentRunId": parent,
+            JOB_TAG: str(job),
+            "segbench.overrides": " ".join(overrides)[:MAX_PARAM_LENGTH],
+            ERROR_TAG: error[:MAX_PARAM_LENGTH],
+        },
+    )
+    retry_store(client.set_terminated, run.info.run_id, "FAILED")
+    return run.info.run_id
+
+
+def record_job_failure(
+    uri: str, parent: str, job: int, overrides: Sequence[str], error: str
+) -> str | None:
+    """From inside a job: record its failure before its run existed as a FAILED child of the
+    sweep's parent run (in the parent's experiment). ``None`` when the store cannot be
+    reached; the sweep then records it from the job's :class:`JobOutcome`."""
+    try:
+        client = MlflowClient(resolve_uri(uri))
+        experiment_id = retry_store(client.get_run, parent).info.experiment_id
+        return failed_child(client, experiment_id, parent, job, overrides, error)
+    except Exception:
+        return None
 
 
 def headline(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -275,19 +315,7 @@ class SweepRun:
 
     def record_failed_job(self, job: int, overrides: Sequence[str], error: str) -> str:
         """A FAILED child for a job that failed before its run existed."""
-        run = retry_store(
-            self.client.create_run,
-            self.experiment_id,
-            run_name=f"job {job} (not started)",
-            tags={
-                "mlflow.parentRunId": self.run_id,
-                JOB_TAG: str(job),
-                "segbench.overrides": " ".join(overrides)[:MAX_PARAM_LENGTH],
-                ERROR_TAG: error[:MAX_PARAM_LENGTH],
-            },
-        )
-        retry_store(self.client.set_terminated, run.info.run_id, "FAILED")
-        return run.info.run_id
+        return failed_child(self.client, self.experiment_id, self.run_id, job, overrides, error)
 
     def children(self, experiment_ids: set[str]) -> list[Any]:
         return retry_store(
@@ -335,7 +363,7 @@ class SweepRun:
                 record.error = final.data.tags.get(ERROR_TAG, record.error)
                 record.metrics = headline(final.data.metrics)
                 record.attempts = [f"{r.info.run_id[:8]} {r.info.status}" for r in attempts]
-            elif outcome is not None and outcome.error:
+            elif outcome is not None and outcome.error:  # the job could not record it
                 record.run_id = self.record_failed_job(number, overrides, outcome.error)
                 record.status, record.error = "FAILED", outcome.error
             elif number < launched and finished_launching:
@@ -529,8 +557,10 @@ __all__ = [
     "claim_directory",
     "comparison",
     "expand",
+    "failed_child",
     "headline",
     "parent_from_environment",
+    "record_job_failure",
     "render",
     "run_sweep",
     "sweep_params",
