@@ -106,7 +106,9 @@ def test_a_submitit_job_killed_with_kill_9_is_accounted_and_closed(tmp_path):
     assert "RUNNING" not in statuses(db)
     client = MlflowClient(f"sqlite:///{db}")
     killed = client.get_run(run_id)
-    assert killed.info.status == "KILLED" and "no longer exists" in killed.data.tags["segbench.error"]
+    assert (
+        killed.info.status == "KILLED" and "no longer exists" in killed.data.tags["segbench.error"]
+    )
     ((parent,),) = query(db, "select run_uuid from tags where key = 'segbench.role'")
     stored = client.get_run(parent)
     assert stored.info.status == "FAILED"
