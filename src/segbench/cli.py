@@ -16,6 +16,7 @@ typed settings once, and :func:`segbench.experiment.run_experiment` runs them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
@@ -135,6 +136,9 @@ def main() -> None:
     """Console-script entry point."""
     register()
     handle_termination_signals()
+    # with a tracking server MLflow prints a link per ended run (every trial, every job);
+    # the summary gives the links that matter
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
     try:
         app(_task)()
