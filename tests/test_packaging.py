@@ -26,6 +26,8 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     conf = {str(p.relative_to(package)) for p in (package / "conf").rglob("*.yaml")}
     assert conf and {f"segbench/{c}" for c in conf} <= names
     assert "segbench/conf/experiment/quick.yaml" in names
+    # the sweeper plugin (Hydra loads plugins from the hydra_plugins package only)
+    assert "hydra_plugins/segbench_sweeper/segbench_sweeper.py" in names
     site = tmp_path / "site"
     subprocess.run(
         [
