@@ -9,11 +9,13 @@ Created once
     MLflow creates a database's schema the first time a process opens it, with no lock: two
     processes starting on a fresh SQLite file both migrate it, and the loser leaves it
     half-done (``duplicate column name``, ``_alembic_tmp_*`` tables). :func:`ensure_experiment`
-    opens the store and gets or creates the experiment under an inter-process file lock
-    (:mod:`filelock`) beside the database, ``<file>.db.lock``, once per process; every entry
-    point (a run, a sweep, tuning workers, :mod:`segbench.api`) goes through it. A tracking
-    server creates its schema itself; for a server or another database the experiment's
-    creation race is settled by reading back the experiment the other process created.
+    takes an inter-process file lock (:mod:`filelock`) beside the database,
+    ``<file>.db.lock``, and creates the schema while holding it if the schema is not complete
+    (a read-only SQLite check, :func:`schema_ready`), once per process; the other processes
+    wait for it, then open the store side by side. Every entry point (a run, a sweep, tuning
+    workers, :mod:`segbench.api`) goes through it. A tracking server creates its schema
+    itself. The experiment's creation race (two processes creating ``segbench`` at once) is
+    settled by reading back the experiment the other process created.
 
 One retry policy
     :func:`retry_store` calls a store function with :mod:`tenacity`'s backoff while the error
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -209,14 +212,49 @@ def _quiet_creation() -> Iterator[None]:
         log.setLevel(level)
 
 
+def schema_ready(path: Path) -> bool:
+    """Whether the SQLite store at ``path`` has a complete MLflow schema (read-only check, no
+    MLflow involved). Called under the creation lock, so no other process is creating it."""
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60) as con:
+            rows = con.execute("select name from sqlite_master where type = 'table'")
+            tables = {row[0] for row in rows}
+            if not {"experiments", "runs", "alembic_version"} <= tables:
+                return False
+            if any(t.startswith("_alembic_tmp") for t in tables):
+                return False
+            return con.execute("select count(*) from alembic_version").fetchone()[0] == 1
+    except sqlite3.Error:
+        return False
+
+
+def open_store(uri: str) -> Any:
+    """An ``MlflowClient`` on ``uri`` with its store opened (MLflow creates a new store's
+    schema when it opens it); a schema that needs ``mlflow db upgrade`` is a
+    :class:`ConfigError`."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return retry_store(MlflowClient, uri)
+    except MlflowException as err:
+        if "out-of-date database schema" not in str(err):
+            raise
+        raise ConfigError(
+            f"tracking.uri={redact(uri)}: the store was written by an older MLflow; back it "
+            f"up, then run `mlflow db upgrade {redact(uri)}`"
+        ) from None
+
+
 def ensure_experiment(uri: str, name: str) -> str:
-    """Open the store at ``uri`` (creating its schema) and get or create experiment ``name``,
-    once per process and under the creation lock; returns the experiment id.
+    """Open the store at ``uri`` (its schema created under the creation lock if new) and get
+    or create experiment ``name``, once per process; returns the experiment id.
 
     With a SQLite store the artifacts go to ``mlruns/<experiment>`` beside the database file.
     """
     import mlflow
-    from mlflow.tracking import MlflowClient
 
     uri = resolve_uri(uri)
     mlflow.set_tracking_uri(uri)
@@ -224,7 +262,11 @@ def ensure_experiment(uri: str, name: str) -> str:
     if key in _EXPERIMENTS:
         return _EXPERIMENTS[key]
     with creation_lock(uri), _quiet_creation():
-        client = MlflowClient(uri)  # opens the store: creates its schema if new
+        path = sqlite_file(uri)
+        if path is not None and not schema_ready(path):
+            open_store(uri)  # creates the schema, alone
+    client = open_store(uri)
+    with _quiet_creation():
         found = retry_store(client.get_experiment_by_name, name)
         if found is None:
             path = sqlite_file(uri)
@@ -233,7 +275,7 @@ def ensure_experiment(uri: str, name: str) -> str:
                 experiment_id = retry_store(
                     client.create_experiment, name, artifact_location=location
                 )
-            except Exception:  # created meanwhile by another process (server, PostgreSQL)
+            except Exception:  # created meanwhile by another process
                 found = retry_store(client.get_experiment_by_name, name)
                 if found is None:
                     raise

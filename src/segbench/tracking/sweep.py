@@ -38,6 +38,7 @@ Hydra's grammar (``a=1,2 b=x,y`` and ``hydra.sweeper.params``) and any launcher
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -136,8 +137,6 @@ def headline(metrics: Mapping[str, float]) -> dict[str, float]:
 
 def parent_from_environment() -> str | None:
     """The sweep's parent run id, inside a job of a segbench sweep."""
-    import os
-
     return os.environ.get(PARENT_ENV) or None
 
 
@@ -447,8 +446,6 @@ def run_sweep(sweeper: Any, arguments: Sequence[str]) -> list[Any]:
     sweep_dir = claim_directory(str(config.hydra.sweep.dir))
     choices = OmegaConf.select(config, "hydra.runtime.choices") or {}
     parent = sweep.open(given, sweep_dir, len(jobs), str(choices.get("hydra/launcher", "basic")))
-    _pin(config, sweep_dir, parent)
-    OmegaConf.save(config, sweep_dir / "multirun.yaml")
 
     composable: list[list[str]] = []
     broken: list[tuple[list[str], str]] = []
@@ -459,6 +456,8 @@ def run_sweep(sweeper: Any, arguments: Sequence[str]) -> list[Any]:
     interrupted = False
     finished_launching = False
     try:
+        _pin(config, sweep_dir, parent)
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
         for job in jobs:
             try:
                 sweeper.hydra_context.config_loader.load_sweep_config(config, list(job))
