@@ -125,6 +125,15 @@ def test_an_interrupted_run_ends_killed_with_its_open_children(tracking_uri):
     assert mlflow.active_run() is None
 
 
+def test_a_scheduler_requeue_exit_ends_the_attempt_killed_not_failed(tracking_uri):
+    # submitit's handler for a job at its time limit requeues it and calls sys.exit(-1)
+    with pytest.raises(SystemExit), tracked_run(tracking_uri, "exp") as run:
+        sys.exit(-1)
+    stored = MlflowClient(tracking_uri).get_run(run.run_id)
+    assert stored.info.status == "KILLED"
+    assert stored.data.tags["segbench.error"].startswith("KILLED: the process was told to exit")
+
+
 def test_a_failed_run_reports_failed_only_once_the_store_holds_it(tracking_uri):
     with (
         pytest.raises(ZeroDivisionError),
