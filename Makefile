@@ -11,15 +11,30 @@ export SEGBENCH_DATA_DIR
 export HF_HUB_OFFLINE := 1
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench
+RAY_VENV ?= .venv-ray
+
+.PHONY: install run test lint bench ray-env
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# the CPU build; without the pin pip fetches a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,launchers]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,launchers,postgres]"
 	touch $@
+
+# The Hydra Ray launcher pins cloudpickle<3 (and so joblib<1.6): it gets an environment of its
+# own, layered on .venv (a .pth file adds .venv's packages after its own), with only what Ray
+# needs installed in it. tests/test_launchers.py runs it when SEGBENCH_RAY_PYTHON names it.
+$(RAY_VENV)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(RAY_VENV)
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+	  > "$$($(RAY_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/_segbench_base.pth"
+	$(RAY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RAY_VENV)/bin/python -m pip install --quiet "joblib<1.6" -e ".[ray]"
+	touch $@
+
+ray-env: $(RAY_VENV)/.installed
 
 install: $(VENV)/.installed
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session")
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store whose schema was created once for the session (MLflow's
+    schema migrations take seconds; a test copies the file instead of migrating again)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def tracking_uri(tmp_path: Path) -> str:
-    """A fresh SQLite MLflow store in the test's temporary directory."""
+def tracking_uri(tmp_path: Path, store_template: Path) -> str:
+    """A fresh SQLite MLflow store in the test's temporary directory (schema created, no
+    experiment yet)."""
+    shutil.copyfile(store_template, tmp_path / "mlflow.db")
     return f"sqlite:///{tmp_path / 'mlflow.db'}"

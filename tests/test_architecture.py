@@ -26,6 +26,7 @@ ENTRY_POINTS = {
     "errors",
     "assign",
     "export",
+    "stale",
 }
 
 

@@ -61,13 +61,13 @@ def test_sweep_gives_six_finished_children_of_one_parent(tmp_path):
     assert (
         parents[0].data.metrics["sweep.jobs"] == 6 and parents[0].data.metrics["sweep.failed"] == 0
     )
-    assert "sweep: 6 run(s), 0 failed" in done.stdout
+    assert "sweep: 6 job(s), 6 FINISHED; parent run" in done.stdout
 
 
 def test_a_failing_job_does_not_stop_the_sweep_and_is_summarised(tmp_path):
     done = segbench(tmp_path, "-m", "algo.n_clusters=3,500", *TOY)
     assert done.returncode == 1
-    assert "sweep: 2 run(s), 1 failed" in done.stdout
+    assert "sweep: 2 job(s), 1 FINISHED, 1 FAILED" in done.stdout
     assert "algo.n_clusters=500 is larger than the number of customers (300)" in done.stdout
     runs = all_runs(store(tmp_path))
     statuses = sorted(r.info.status for r in runs if "mlflow.parentRunId" in r.data.tags)

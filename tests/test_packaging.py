@@ -28,6 +28,8 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     assert "segbench/conf/experiment/quick.yaml" in names
     for template in ("leaderboard.html.j2", "leaderboard.md.j2"):  # the leaderboard's pages
         assert f"segbench/leaderboard/templates/{template}" in names
+    # the sweeper plugin (Hydra loads plugins from the hydra_plugins package only)
+    assert "hydra_plugins/segbench_sweeper/segbench_sweeper.py" in names
     site = tmp_path / "site"
     subprocess.run(
         [

@@ -1,26 +1,49 @@
 """The command line: ``python -m segbench [overrides]`` and ``segbench [overrides]``.
 
 A thin entry point: Hydra composes the config, :func:`segbench.configs.resolve` turns it into
-typed settings once, and :func:`segbench.experiment.run_experiment` runs them. Expected user
-errors (:class:`~segbench.errors.SegbenchError`) print one paragraph and exit with status 2,
-no traceback. In a multirun sweep a failing job is recorded FAILED in MLflow and the other
-jobs go on; the sweep ends with a summary and status 1 if any job failed.
+typed settings once, and :func:`segbench.experiment.run_experiment` runs them.
+
+- Expected user errors (:class:`~segbench.errors.SegbenchError`) print one paragraph and exit
+  with status 2, no traceback.
+- Ctrl-C (SIGINT) and SIGTERM end the run KILLED and print one line (exit status 130 or 143).
+- In a multirun sweep (:mod:`segbench.tracking.sweep`) each job returns a small
+  :class:`~segbench.tracking.sweep.JobOutcome`; a failing job is recorded FAILED (its run, or
+  a FAILED child with the error when it failed before its run existed) and the other jobs go
+  on; the sweep ends with a summary, a comparison table and status 1 if any job did not
+  finish.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from segbench.configs import CONFIG_DIR, register, resolve
-from segbench.errors import SegbenchError
+from segbench.errors import SegbenchError, store_message
 from segbench.experiment import RunResult, run_experiment
-from segbench.tracking.sweep import sweep_parent_run_id
+from segbench.settings.tracking import default_uri
+from segbench.tracking.mlflow_run import (
+    Interrupted,
+    RunRecord,
+    handle_termination_signals,
+    interruption,
+    recording,
+)
+from segbench.tracking.store import ui_hint
+from segbench.tracking.sweep import (
+    JOB_TAG,
+    JobOutcome,
+    headline,
+    parent_from_environment,
+    record_job_failure,
+)
 
 log = logging.getLogger("segbench")
 
@@ -44,71 +67,84 @@ def summary(result: RunResult) -> str:
     ]
     for reason in result.notes.values():
         lines.append(f"  note: {reason}")
-    lines.append(
-        f"  store {result.tracking_uri} · `mlflow ui --backend-store-uri {result.tracking_uri}` "
-        f"→ http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/{result.run_id}"
-    )
+    hint = ui_hint(result.tracking_uri, result.experiment_id, result.run_id)
+    lines.append(f"  store {result.tracking_uri} · {hint}")
     return "\n".join(lines)
 
 
-def _task(cfg: DictConfig) -> RunResult | None:
-    hydra_cfg = HydraConfig.get()
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    parent = sweep_parent_run_id(hydra_cfg.sweep.dir) if multirun else None
-    overrides = list(hydra_cfg.overrides.task)
-    try:
-        settings = resolve(cfg)
-    except SegbenchError as err:  # found before any work: no run, unless a sweep must count it
-        print(f"segbench: error: {err}", file=sys.stderr)
-        if multirun:
-            record_refused_job(cfg, overrides, parent, err)
-            return None
-        sys.exit(2)
-    try:
-        result = run_experiment(settings, overrides, parent_run_id=parent)
-    except SegbenchError as err:
-        print(f"segbench: error: {err}", file=sys.stderr)
-        if multirun:
-            return None
-        sys.exit(2)
-    except Exception:
-        if not multirun:
-            raise
-        log.exception("job %s failed (recorded FAILED in MLflow)", hydra_cfg.job.num)
-        return None
+def what_was_recorded(record: RunRecord) -> str:
+    """What the store holds about a run that did not finish (for the console)."""
+    if record.run_id is None:
+        return "no run was recorded"
+    if record.status is None:
+        return f"run {record.run_id} could not be ended in the store (it is RUNNING)"
+    return f"run {record.run_id} recorded {record.status}"
+
+
+def exit_status(err: BaseException) -> int:
+    """The conventional status of a process ended by a signal: 128 + its number."""
+    if isinstance(err, Interrupted):
+        return 128 + int(getattr(signal, err.signal_name, signal.SIGINT))
+    return 128 + int(signal.SIGINT)
+
+
+def _single(cfg: DictConfig, overrides: list[str]) -> None:
+    with recording() as record:
+        try:
+            result = run_experiment(resolve(cfg), overrides)
+        except SegbenchError as err:
+            print(f"segbench: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt as err:
+            print(f"segbench: {interruption(err)}; {what_was_recorded(record)}", file=sys.stderr)
+            sys.exit(exit_status(err))
     print(summary(result))
-    return result
 
 
-def record_refused_job(
-    cfg: DictConfig, overrides: list[str], parent: str | None, err: SegbenchError
-) -> None:
-    """In a sweep, a job whose settings are refused is a FAILED child run holding the error
-    (and nothing else), so the sweep's summary and the leaderboard count it. A single run
-    refused this way leaves no run."""
-    from segbench.settings import TrackingSettings
-    from segbench.settings.base import coerce
-    from segbench.tracking import tracked_run
+def _job(cfg: DictConfig, number: int, overrides: list[str]) -> JobOutcome:
+    """One job of a sweep: run it, return its outcome (never raise but for an interruption)."""
+    handle_termination_signals()  # in a launcher's worker process
+    parent = parent_from_environment()
+    with recording(parent, {JOB_TAG: str(number)} if parent else None) as record:
+        try:
+            result = run_experiment(resolve(cfg), overrides)
+        except Exception as err:
+            error = store_message(err)
+            if record.run_id is None and parent:  # failed before its run existed
+                uri = OmegaConf.select(cfg, "tracking.uri", default=None) or default_uri()
+                record.run_id = record_job_failure(str(uri), parent, number, overrides, error)
+                record.status = "FAILED" if record.run_id else None
+            if isinstance(err, SegbenchError):
+                print(f"segbench: error: job {number}: {err}", file=sys.stderr)
+            else:  # a bug: keep its traceback, go on with the other jobs
+                log.exception("job %s failed (%s)", number, what_was_recorded(record))
+            return JobOutcome(number, record.run_id, record.status, error=error)
+    print(summary(result))
+    return JobOutcome(number, result.run_id, "FINISHED", headline(result.metrics))
 
-    try:
-        tracking = coerce(TrackingSettings, cfg.get("tracking") or {}, "tracking")
-    except SegbenchError:
-        return  # the tracking settings themselves are wrong: nowhere to record it
-    tags = {"segbench.overrides": " ".join(overrides), "segbench.refused": "settings"}
-    try:
-        with tracked_run(
-            tracking.uri, tracking.experiment, run_name="refused", tags=tags, parent_run_id=parent
-        ):
-            raise err
-    except SegbenchError:
-        pass
+
+def _task(cfg: DictConfig) -> JobOutcome | None:
+    hydra_cfg = HydraConfig.get()
+    overrides = list(hydra_cfg.overrides.task)
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        return _job(cfg, int(hydra_cfg.job.num), overrides)
+    _single(cfg, overrides)
+    return None
 
 
 def main() -> None:
     """Console-script entry point."""
     register()
+    handle_termination_signals()
+    # with a tracking server MLflow prints a link per ended run (every trial, every job);
+    # the summary gives the links that matter
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     app = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-    app(_task)()
+    try:
+        app(_task)()
+    except KeyboardInterrupt as err:  # a sweep interrupted (its summary is printed)
+        print(f"segbench: {interruption(err)}", file=sys.stderr)
+        sys.exit(exit_status(err))
 
 
 if __name__ == "__main__":

@@ -214,6 +214,8 @@ def run_experiment(
             run_name=tracking.run_name or settings.title,
             tags=tags,
             parent_run_id=parent_run_id or tracking.parent_run_id,
+            heartbeat_seconds=tracking.heartbeat_seconds,
+            stale_after_seconds=tracking.stale_after_seconds,
         ) as run,
         threadpool_limits(limits=settings.blas_threads, user_api="blas"),
     ):

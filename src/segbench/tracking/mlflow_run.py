@@ -1,87 +1,142 @@
-"""One MLflow run of segbench: setup of the store, logging, and FINISHED/FAILED endings.
+"""One MLflow run of segbench: opening it, logging into it, and ending it truthfully.
 
 Conventions (docs/architecture.md, "Conventions"): params are the resolved settings flattened
-with dots; tags are prefixed ``segbench.``; a run that raises is ended FAILED with the message
-in the tag ``segbench.error`` and the traceback in the artifact ``error.txt`` (nothing logged
-before is lost). SQLite serialises writers: every store write is retried while the database
-is locked.
+with dots; tags are prefixed ``segbench.``. A run ends
+
+- FINISHED when its block completes;
+- FAILED when it raises: the message in the tag ``segbench.error``, the traceback in the
+  artifact ``error.txt`` (nothing logged before is lost);
+- KILLED when it is interrupted (Ctrl-C, SIGTERM once :func:`handle_termination_signals` is
+  installed, ``SystemExit`` from a scheduler's requeue): ``segbench.error`` says by what.
+
+Runs it opened that are still RUNNING below it (a tuning trial's run) end with it. While it
+runs, a heartbeat marks it alive (:mod:`segbench.tracking.liveness`), so a run whose process
+was killed with ``kill -9`` can be told from a live one. Every store call goes through the one
+retry policy, :func:`segbench.tracking.store.retry_store`.
+
+:func:`recording` lets the caller learn what was recorded — the run id, and the status only
+once the store holds it — and give the run a parent and extra tags (a sweep's job).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-import time
-from collections.abc import Callable, Iterator, Mapping
+import logging
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from segbench.errors import store_message, store_traceback
+from segbench.settings import TrackingSettings
+from segbench.tracking.liveness import ERROR_TAG, Heartbeat
+from segbench.tracking.store import (
+    ensure_experiment,
+    launch_dir,
+    resolve_uri,
+    retry_store,
+)
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
-_RETRIES = 30
+_DEFAULTS = TrackingSettings.model_fields
+
+#: The store's one retry policy under its former name (tuning, the leaderboard and ``assign``
+#: call it so).
+retry_locked = retry_store
 
 
-def launch_dir() -> Path:
-    """The directory the user launched from (Hydra's original cwd when Hydra runs)."""
+class Interrupted(KeyboardInterrupt):
+    """A termination signal (SIGINT, SIGTERM) turned into an exception: the run ends KILLED."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def handle_termination_signals() -> None:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` in the main thread, so the run ends
+    KILLED and the command prints one line. Handlers someone else installed (a scheduler's
+    requeue handler) are kept."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_interrupted)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def interruption(err: BaseException) -> str | None:
+    """What interrupted a run, when ``err`` is an interruption (else ``None``)."""
+    if isinstance(err, Interrupted):
+        return f"interrupted by {err.signal_name}"
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt, e.g. Ctrl-C)"
+    if isinstance(err, SystemExit):
+        return f"the process was told to exit (SystemExit {err.code}, e.g. a scheduler's requeue)"
+    return None
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM while a run's ending is written (a second Ctrl-C must not leave it
+    RUNNING)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.utils import get_original_cwd
-
-        if HydraConfig.initialized():
-            return Path(get_original_cwd())
-    except (ImportError, ValueError):
-        pass
-    return Path.cwd()
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
-def resolve_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///file.db`` absolute against the launch directory."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        path = (launch_dir() / uri[len(prefix) :]).resolve()
-        return f"{prefix}{path}"
-    return uri
+@dataclass
+class RunRecord:
+    """What the store holds about the run opened inside :func:`recording`."""
+
+    parent_run_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    experiment_id: str | None = None
+    uri: str | None = None
+    #: The status the store holds once the run ended; ``None`` while it runs, or when its end
+    #: could not be written (the run is then RUNNING until found stale).
+    status: str | None = None
+    error: str | None = None
 
 
-def retry_locked(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``, retrying with backoff while SQLite reports 'database is locked'."""
-    for attempt in range(_RETRIES):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as err:  # MlflowException or sqlalchemy OperationalError
-            if "locked" not in str(err).lower() or attempt == _RETRIES - 1:
-                raise
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-    raise AssertionError("unreachable")
+_RECORD: ContextVar[RunRecord | None] = ContextVar("segbench_run_record", default=None)
 
 
-def ensure_experiment(uri: str, name: str) -> str:
-    """Create (once) and return the id of experiment ``name`` in the store at ``uri``.
-
-    With a SQLite store the artifacts go to ``mlruns/`` beside the database file.
-    """
-    uri = resolve_uri(uri)
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
-    found = retry_locked(client.get_experiment_by_name, name)
-    if found is not None:
-        return found.experiment_id
-    location = None
-    if uri.startswith("sqlite:///"):
-        location = (Path(uri[len("sqlite:///") :]).parent / "mlruns" / name).as_uri()
+@contextmanager
+def recording(
+    parent_run_id: str | None = None, tags: Mapping[str, str] | None = None
+) -> Iterator[RunRecord]:
+    """The first run :func:`tracked_run` opens inside this block nests under
+    ``parent_run_id``, gets ``tags`` and reports its id and recorded status in the yielded
+    :class:`RunRecord`."""
+    record = RunRecord(parent_run_id, dict(tags or {}))
+    token = _RECORD.set(record)
     try:
-        return retry_locked(client.create_experiment, name, artifact_location=location)
-    except Exception:  # created meanwhile by a parallel job
-        found = retry_locked(client.get_experiment_by_name, name)
-        if found is None:
-            raise
-        return found.experiment_id
+        yield record
+    finally:
+        _RECORD.reset(token)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -105,18 +160,18 @@ class RunTracker:
         self.uri = uri
 
     def params(self, params: Mapping[str, Any]) -> None:
-        retry_locked(mlflow.log_params, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()})
+        retry_store(mlflow.log_params, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()})
 
     def metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         clean = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
         if clean:
-            retry_locked(mlflow.log_metrics, clean, step=step)
+            retry_store(mlflow.log_metrics, clean, step=step)
 
     def tags(self, tags: Mapping[str, Any]) -> None:
-        retry_locked(mlflow.set_tags, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in tags.items()})
+        retry_store(mlflow.set_tags, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in tags.items()})
 
     def text(self, text: str, path: str) -> None:
-        retry_locked(mlflow.log_text, text, path)
+        retry_store(mlflow.log_text, text, path)
 
     def table(self, frame: pd.DataFrame, path: str, index: bool = True) -> None:
         """Log a DataFrame as CSV (``.csv``) or Parquet (``.parquet``)."""
@@ -134,15 +189,59 @@ class RunTracker:
             target = Path(tmp) / Path(path).name
             target.write_bytes(payload)
             parent = str(Path(path).parent)
-            retry_locked(mlflow.log_artifact, str(target), None if parent == "." else parent)
+            retry_store(mlflow.log_artifact, str(target), None if parent == "." else parent)
 
     def figure(self, fig: Any, path: str) -> None:
         import matplotlib.pyplot as plt
 
         try:
-            retry_locked(mlflow.log_figure, fig, path)
+            retry_store(mlflow.log_figure, fig, path)
         finally:
             plt.close(fig)
+
+
+def end_children(client: MlflowClient, run_id: str, experiment_id: str, status: str) -> int:
+    """End the RUNNING runs nested under ``run_id`` with ``status``; returns how many."""
+    children = retry_store(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'",
+        max_results=10_000,
+    )
+    for child in children:
+        retry_store(client.set_tag, child.info.run_id, ERROR_TAG, f"{status}: its parent run ended")
+        retry_store(client.set_terminated, child.info.run_id, status)
+    return len(children)
+
+
+def _end(tracker: RunTracker, status: str, err: BaseException | None) -> str | None:
+    """Write the run's ending; returns the status the store now holds (``None`` if the store
+    refused it)."""
+    client = MlflowClient(tracker.uri)
+    if err is not None:
+        try:
+            reason = interruption(err)
+            tracker.tags({ERROR_TAG: f"KILLED: {reason}" if reason else store_message(err)})
+            if reason is None:
+                tracker.text(store_traceback(err), "error.txt")
+            end_children(client, tracker.run_id, tracker.experiment_id, status)
+        except Exception as store_err:
+            log.warning("the error of run %s was not recorded: %s", tracker.run_id, store_err)
+    try:
+        retry_store(client.set_terminated, tracker.run_id, status)
+        recorded: str | None = status
+    except Exception as store_err:
+        log.error(
+            "run %s could not be ended %s in the store (%s): it stays RUNNING until "
+            "`python -m segbench.stale` closes it",
+            tracker.run_id,
+            status,
+            store_err,
+        )
+        recorded = None
+    with contextlib.suppress(Exception):  # leave the fluent API's run stack (writes it again)
+        mlflow.end_run(status)
+    return recorded
 
 
 @contextmanager
@@ -152,31 +251,49 @@ def tracked_run(
     run_name: str | None = None,
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
+    heartbeat_seconds: float = _DEFAULTS["heartbeat_seconds"].default,
+    stale_after_seconds: float = _DEFAULTS["stale_after_seconds"].default,
 ) -> Iterator[RunTracker]:
-    """Start an MLflow run; end it FINISHED, or FAILED with the error recorded, on exit."""
+    """Start an MLflow run with a heartbeat; end it FINISHED, FAILED (error recorded) or
+    KILLED (interrupted) on exit (see the module docstring)."""
+    record = _RECORD.get()
+    if record is not None and record.run_id is not None:
+        record = None  # only the first run of a recording block reports to it
     uri = resolve_uri(uri)
     experiment_id = ensure_experiment(uri, experiment)
-    all_tags = dict(tags or {})
-    if parent_run_id:
-        all_tags["mlflow.parentRunId"] = parent_run_id
-    run = retry_locked(
+    all_tags = {**(record.tags if record else {}), **dict(tags or {})}
+    parent = parent_run_id or (record.parent_run_id if record else None)
+    if parent:
+        all_tags["mlflow.parentRunId"] = parent
+    run = retry_store(
         mlflow.start_run,
         experiment_id=experiment_id,
         run_name=run_name,
         tags={k: str(v) for k, v in all_tags.items()},
     )
     tracker = RunTracker(run.info.run_id, experiment_id, uri)
+    if record is not None:
+        record.run_id, record.experiment_id, record.uri = tracker.run_id, experiment_id, uri
+    heartbeat = Heartbeat(uri, tracker.run_id, heartbeat_seconds, stale_after_seconds)
     try:
+        heartbeat.start()
         yield tracker
     except BaseException as err:
-        try:
-            tracker.tags({"segbench.error": store_message(err)})
-            tracker.text(store_traceback(err), "error.txt")
-        finally:
-            retry_locked(mlflow.end_run, "FAILED")
+        status = "FAILED" if interruption(err) is None else "KILLED"
+        with shielded():
+            heartbeat.stop()
+            recorded = _end(tracker, status, err)
+        if record is not None:
+            record.status, record.error = recorded, store_message(err)
         raise
     else:
-        retry_locked(mlflow.end_run, "FINISHED")
+        with shielded():
+            heartbeat.stop()
+            recorded = _end(tracker, "FINISHED", None)
+        if record is not None:
+            record.status = recorded
+        if recorded is None:
+            raise RuntimeError(f"run {tracker.run_id} finished but could not be ended in the store")
 
 
 def git_commit() -> str | None:
@@ -195,3 +312,23 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+__all__ = [
+    "MAX_PARAM_LENGTH",
+    "Interrupted",
+    "RunRecord",
+    "RunTracker",
+    "ensure_experiment",
+    "flatten",
+    "git_commit",
+    "handle_termination_signals",
+    "interruption",
+    "launch_dir",
+    "recording",
+    "resolve_uri",
+    "retry_locked",
+    "retry_store",
+    "shielded",
+    "tracked_run",
+]

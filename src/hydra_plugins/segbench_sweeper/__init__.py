@@ -1,0 +1,1 @@
+"""segbench's Hydra sweeper plugin (Hydra loads plugins from the ``hydra_plugins`` package)."""

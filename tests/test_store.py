@@ -1,0 +1,171 @@
+"""The store is created once, its calls retried by one policy, and every run ends truthfully.
+
+Real SQLite stores, real processes: the race that broke fresh stores (two processes creating
+MLflow's schema at once) is run here, not simulated.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from segbench.errors import ConfigError
+from segbench.settings import TrackingSettings
+from segbench.tracking import ensure_experiment, recording, retry_store, tracked_run
+from segbench.tracking.mlflow_run import Interrupted
+from segbench.tracking.store import is_transient, ui_hint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def healthy(db: Path) -> list[str]:
+    """The leftovers of a half-done schema migration in ``db`` (none when healthy)."""
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    return [t for t in tables if t.startswith("_alembic_tmp")]
+
+
+@pytest.mark.slow
+def test_processes_opening_a_fresh_store_together_create_it_once(tmp_path):
+    # each process opens the store, creates the experiment and records one run; before the
+    # creation lock, two of them migrating at once left `_alembic_tmp_*` tables behind
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from segbench.tracking import tracked_run
+        with tracked_run("sqlite:///{tmp_path}/mlflow.db", "race", run_name=sys.argv[1]) as run:
+            run.metrics({{"x": 1.0}})
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, f"p{i}"], env=env, stderr=subprocess.PIPE, text=True
+        )
+        for i in range(4)
+    ]
+    errors = [p.communicate(timeout=600)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    assert healthy(tmp_path / "mlflow.db") == []
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (experiment,) = [e for e in client.search_experiments() if e.name == "race"]
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["p0", "p1", "p2", "p3"]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert (tmp_path / "mlflow.db.lock").exists()
+
+
+def test_transient_errors_are_told_from_lasting_ones():
+    locked = RuntimeError("(sqlite3.OperationalError) database is locked")
+    assert is_transient(locked)
+    wrapped = ValueError("store call failed")
+    wrapped.__cause__ = locked
+    assert is_transient(wrapped)
+    assert is_transient(RuntimeError("deadlock detected"))
+    assert not is_transient(RuntimeError("table _alembic_tmp_tags already exists"))
+    assert not is_transient(RuntimeError("no such table: experiments"))
+    assert not is_transient(KeyboardInterrupt())
+
+
+def test_retry_store_retries_transient_errors_only():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("(sqlite3.OperationalError) database is locked")
+        return "ok"
+
+    assert retry_store(flaky) == "ok" and len(calls) == 3
+    calls.clear()
+
+    def broken():
+        calls.append(1)
+        raise ValueError("other")
+
+    with pytest.raises(ValueError):
+        retry_store(broken)
+    assert len(calls) == 1
+
+
+def test_a_deleted_experiment_is_one_clear_error(tracking_uri):
+    client = MlflowClient(tracking_uri)
+    client.delete_experiment(client.create_experiment("gone"))
+    with pytest.raises(ConfigError, match=r"is deleted.*restore"):
+        ensure_experiment(tracking_uri, "gone")
+
+
+def test_an_interrupted_run_ends_killed_with_its_open_children(tracking_uri):
+    with (
+        pytest.raises(Interrupted),
+        recording(tags={"segbench.sweep_job": "3"}) as record,
+        tracked_run(tracking_uri, "exp", run_name="r") as run,
+    ):
+        run.metrics({"m": 1.0})
+        child = MlflowClient(tracking_uri).create_run(
+            run.experiment_id, tags={"mlflow.parentRunId": run.run_id}
+        )
+        raise Interrupted("SIGTERM")
+    client = MlflowClient(tracking_uri)
+    stored = client.get_run(run.run_id)
+    assert stored.info.status == "KILLED" and record.status == "KILLED"
+    assert stored.data.tags["segbench.error"] == "KILLED: interrupted by SIGTERM"
+    assert stored.data.tags["segbench.sweep_job"] == "3" and stored.data.metrics == {"m": 1.0}
+    assert record.run_id == run.run_id
+    assert client.get_run(child.info.run_id).info.status == "KILLED"
+    assert mlflow.active_run() is None
+
+
+def test_a_scheduler_requeue_exit_ends_the_attempt_killed_not_failed(tracking_uri):
+    # submitit's handler for a job at its time limit requeues it and calls sys.exit(-1)
+    with pytest.raises(SystemExit), tracked_run(tracking_uri, "exp") as run:
+        sys.exit(-1)
+    stored = MlflowClient(tracking_uri).get_run(run.run_id)
+    assert stored.info.status == "KILLED"
+    assert stored.data.tags["segbench.error"].startswith("KILLED: the process was told to exit")
+
+
+def test_a_failed_run_reports_failed_only_once_the_store_holds_it(tracking_uri):
+    with (
+        pytest.raises(ZeroDivisionError),
+        recording() as record,
+        tracked_run(tracking_uri, "exp") as run,
+    ):
+        1 / 0  # noqa: B018
+    assert record.status == "FAILED"
+    assert MlflowClient(tracking_uri).get_run(run.run_id).info.status == "FAILED"
+
+
+def test_ui_hint_never_offers_mlflow_ui_for_a_server():
+    assert "mlflow ui" not in ui_hint("https://mlflow.lab", "1", "r")
+    assert ui_hint("https://mlflow.lab", "1", "r") == "https://mlflow.lab/#/experiments/1/runs/r"
+    hint = ui_hint("postgresql://u:secret@db/mlflow", "1")
+    assert "mlflow ui --backend-store-uri postgresql://u:***@db/mlflow" in hint
+    assert "secret" not in hint
+
+
+def test_the_tracking_uri_defaults_to_mlflow_tracking_uri(tmp_path, monkeypatch):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), MLFLOW_TRACKING_URI="http://mlflow.lab")
+    done = subprocess.run(
+        [sys.executable, "-m", "segbench", "--cfg", "job", "--package", "tracking"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "uri: http://mlflow.lab" in done.stdout
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert TrackingSettings().uri == "sqlite:///mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://db/mlflow")
+    assert TrackingSettings().uri == "postgresql://db/mlflow"
