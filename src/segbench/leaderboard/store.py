@@ -36,7 +36,7 @@ from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 
 from segbench.errors import ConfigError
-from segbench.settings.identity import defining
+from segbench.settings.identity import configured, defining
 from segbench.tracking.mlflow_run import resolve_uri, retry_locked
 
 SWEEP_ROLE = "sweep"
@@ -108,8 +108,11 @@ def is_trial(run: Run, sweep_parents: set[str]) -> bool:
 
 def defining_params(params: Mapping[str, str]) -> dict[str, str]:
     """The params that define what a run computes (:func:`segbench.settings.identity.defining`
-    of its settings; result params such as ``best.*`` left out)."""
-    return defining({k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)})
+    of its settings as configured, :func:`~segbench.settings.identity.configured`: a tuned
+    run's refit values give way to its ``baseline.*``; result params such as ``best.*`` of
+    older runs left out)."""
+    settings = {k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)}
+    return defining(configured(settings))
 
 
 def identity(params: Mapping[str, str]) -> str:
