@@ -44,7 +44,7 @@ def test_params_are_the_settings_in_effect_and_the_config_stays_an_artifact(trac
         assert key in params, key
     assert params["algo.n_clusters"] == "6" and params["algo.n_init"] == "10"
     assert {"blocks.rfm.weight", "blocks.demographics.weight", "preprocess.scaler"} <= set(params)
-    assert params["analyses"] == "assign,personalisation"
+    assert params["analyses"] == "assign,k_selection,personalisation"
     # a setting changed from its default is shown; the defaults of judging sections are not
     assert params["evaluation.stability.n_resamples"] == "3"
     assert "evaluation.silhouette_sample_size" not in params

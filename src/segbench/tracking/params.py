@@ -7,7 +7,7 @@ Params
 
     - always: ``seed``, ``features``, ``study`` (when set), the dataset's and the algorithm's
       options, the options of the blocks in the feature expression, the preprocessing;
-    - ``analyses``: the analyses switched on (``assign,personalisation``);
+    - ``analyses``: the analyses switched on (``assign,k_selection,personalisation``);
     - when tuning: the tuning space (``algo.search_space.*``, ``tune.search_space.*``) and
       ``tune.name``, ``tune.sampler``, ``tune.n_trials``, ``tune.objectives``;
     - every other defining setting whose value differs from its default (the schema's,
