@@ -32,7 +32,7 @@ def test_main_command_leaves_a_finished_run_in_the_local_store(tmp_path):
     assert metrics["davies_bouldin"] > 0 and metrics["calinski_harabasz"] > 0
     assert 0 < metrics["ari"] <= 1 and "bic" in metrics
     assert metrics["text.embeddings_computed"] + metrics["text.embeddings_cached"] > 0
-    assert run.data.params["algo._target_"] == "sklearn.mixture.GaussianMixture"
+    assert run.data.params["algo.name"] == "gmm" and "algo._target_" not in run.data.params
     assert (
         run.data.tags["segbench.overrides"]
         == "algo=gmm features=rfm+text blocks.text.progress=false"

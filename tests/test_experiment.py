@@ -38,7 +38,8 @@ def test_a_run_logs_params_tags_metrics_and_artifacts(tracking_uri):
     assert stored.info.status == "FINISHED"
     params, tags, metrics = stored.data.params, stored.data.tags, stored.data.metrics
     assert params["algo.n_clusters"] == "3" and params["features"] == "rfm+demographics"
-    assert params["dataset.name"] == "toy" and params["algo._target_"] == "sklearn.cluster.KMeans"
+    assert params["dataset.name"] == "toy" and params["algo.name"] == "kmeans"
+    assert not any(k.endswith("_target_") or k.startswith("tracking.") for k in params)
     assert tags["segbench.features"] == "rfm+demographics" and tags["segbench.algo"] == "kmeans"
     assert len(tags["segbench.dataset_fingerprint"]) == 16
     assert "segbench.version" in tags and "algo.n_clusters=3" in tags["segbench.overrides"]

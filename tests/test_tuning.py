@@ -77,17 +77,23 @@ def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(stor
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FINISHED"
     m, params, tags = parent.data.metrics, parent.data.params, parent.data.tags
-    # silhouette on the toy demographics peaks at the 3 planted groups
-    assert params["best.algo.n_clusters"] == "3" and m["n_segments"] == 3
+    # silhouette on the toy demographics peaks at the 3 planted groups; the run's params hold
+    # the refit's value, the configured one is the baseline
+    assert params["algo.n_clusters"] == "3" and m["n_segments"] == 3
+    assert params["baseline.algo.n_clusters"] == "6" and "best.algo.n_clusters" not in params
+    assert params["algo.search_space.n_clusters.high"] == "8" and params["tune.n_trials"] == "10"
     assert m["best.silhouette"] == pytest.approx(m["silhouette"])  # the refit is the trial
     assert m["ari"] > 0.9 and "best.ari" in m and "baseline.silhouette" in m
-    assert m["tune.n_trials"] == 10 and m["tune.n_trials_run"] == 10
-    assert m["tune.n_complete"] + m["tune.n_infeasible"] + m["tune.n_failed"] == 10
+    # 7 points (k = 2..8): each evaluated once at most; a trial that drew an evaluated point
+    # took its result without a fit, a run or a count
+    assert m["tune.n_trials"] <= 7 and m["tune.n_trials_run"] > m["tune.n_trials"]
+    assert m["tune.n_repeats"] == m["tune.n_trials_run"] - m["tune.n_trials"]
+    assert m["tune.n_complete"] + m["tune.n_infeasible"] == m["tune.n_trials"]
     assert tags["segbench.tune.objectives"] == "silhouette:max"
     kids = children(store, result.run_id)
-    assert len(kids) == 10
-    numbers = sorted(int(k.data.tags["segbench.trial_number"]) for k in kids)
-    assert numbers == list(range(10))
+    assert len(kids) == m["tune.n_trials"]
+    ks = [kid.data.params["algo.n_clusters"] for kid in kids]
+    assert len(set(ks)) == len(ks)  # no point evaluated twice
     for kid in kids:
         assert kid.data.tags["segbench.role"] == "trial"
         assert kid.data.tags["segbench.trial_state"] == "COMPLETE"
@@ -103,9 +109,20 @@ def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(stor
         "tune/optimization_history.png",
         "tune/param_importances.csv",
         "tune/param_importances.png",
+        "tune/slice.png",
     } <= files
+    assert "tune/contour.png" not in files  # one parameter: no pair to draw
     trials = pd.read_csv(artifact(store, result.run_id, "tune/trials.csv"))
-    assert len(trials) == 10 and set(trials["mlflow_run_id"]) == {k.info.run_id for k in kids}
+    assert len(trials) == m["tune.n_trials_run"]
+    evaluated = trials[trials["repeats"].isna()]
+    assert set(evaluated["mlflow_run_id"]) == {k.info.run_id for k in kids}
+    repeats = trials[trials["repeats"].notna()]
+    assert repeats["mlflow_run_id"].isna().all()
+    first = evaluated.set_index("number")
+    for _, row in repeats.iterrows():  # the result of the trial it repeats
+        original = first.loc[int(row["repeats"])]
+        assert row["params.algo.n_clusters"] == original["params.algo.n_clusters"]
+        assert row["metrics.silhouette"] == original["metrics.silhouette"]
     assert trials.loc[trials["metrics.silhouette"].idxmax(), "params.algo.n_clusters"] == 3
 
 
@@ -130,7 +147,7 @@ def test_a_multi_objective_study_logs_only_non_dominated_trials_in_its_pareto_fr
     tuned, run_id = tune(cfg)
     trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
     front = pd.read_csv(artifact(store, run_id, "tune/pareto_front.csv"))
-    complete = trials[trials["state"] == "COMPLETE"]
+    complete = trials[(trials["state"] == "COMPLETE") & trials["repeats"].isna()]
     oriented = complete[["metrics.silhouette", "metrics.davies_bouldin"]].to_numpy() * [1, -1]
     numbers = complete["number"].to_numpy()
     non_dominated = {
@@ -146,7 +163,13 @@ def test_a_multi_objective_study_logs_only_non_dominated_trials_in_its_pareto_fr
     row = complete.set_index("number").loc[chosen]
     assert tuned.metrics["silhouette"] == pytest.approx(row["metrics.silhouette"])
     files = {a.path for a in MlflowClient(store).list_artifacts(run_id, "tune")}
-    assert "tune/pareto_front.png" in files
+    assert {
+        "tune/pareto_front.png",
+        "tune/slice_silhouette.png",
+        "tune/slice_davies_bouldin.png",
+        "tune/contour_silhouette.png",  # two parameters: n_components × covariance_type
+        "tune/contour_davies_bouldin.png",
+    } <= files
 
 
 def test_infeasible_trials_are_pruned_with_their_reason_not_scored(store):
@@ -210,15 +233,28 @@ def test_the_same_seed_gives_the_same_trials_and_another_seed_other_trials(store
     assert trial_params(store, seed=4) != first
 
 
-def test_an_unknown_objective_is_refused_with_the_available_metrics(store):
-    cfg = config(store, "features=demographics", "tune.objectives=[silhouete:max]")
-    with pytest.raises(ConfigError, match=r"\['silhouete'\] not among.*available:.*silhouette"):
-        tune(cfg)
-
-
-def test_an_objective_without_direction_is_refused_at_composition(store):
-    with pytest.raises(ConfigError, match="give a direction for 'weird_metric'"):
+def test_an_unknown_objective_is_refused_at_composition_with_the_closest_name(store):
+    with pytest.raises(ConfigError, match=r"'silhouete' is not a metric.*Did you mean silhouette"):
+        config(store, "features=demographics", "tune.objectives=[silhouete:max]")
+    with pytest.raises(ConfigError, match=r"'weird_metric' is not a metric segbench scores"):
         config(store, "features=demographics", "tune.objectives=[weird_metric]")
+
+
+def test_an_objective_the_data_cannot_give_is_refused_before_any_trial(store):
+    """Names whose availability depends on the data pass composition; the study refuses them
+    before any trial runs (no trial in the study, no child run)."""
+    for objective, expected in (
+        ("fairness.religion.balance:max", r"sensitive attribute 'religion'.*audited.*gender"),
+        ("bic:min", r"bic is a model score that KMeans does not have"),
+    ):
+        cfg = config(store, "features=demographics", f"tune.objectives=[{objective}]")
+        with pytest.raises(ConfigError, match=expected):
+            tune(cfg)
+    cfg = config(
+        store, "features=demographics", "tune.objectives=[ari]", "evaluation.external=false"
+    )
+    with pytest.raises(ConfigError, match=r"not scored with evaluation\.external=false"):
+        tune(cfg)
 
 
 def test_the_grid_sampler_refuses_a_continuous_space_and_walks_a_finite_one(store):
@@ -279,14 +315,18 @@ def test_the_default_study_name_follows_the_setup_not_the_tuning_options():
 
     same = name()
     assert same.startswith("segbench.toy.demographics.kmeans.")
-    assert name("tune.n_trials=99", "algo.search_space.n_clusters.high=20") == same
+    assert name("tune.n_trials=99", "tune.sampler=random", "tune.budget=run") == same
     assert name("blocks.text.progress=true", "tune.storage=sqlite:///x.db") == same
+    assert name("tune.heartbeat_interval=5", "tune.timeout=60", "tune.baseline=false") == same
     for changed in (
         "seed=7",
         "preprocess=pca",
         "tune.objectives=[davies_bouldin:min]",
         "algo.n_init=1",
         "dataset.n_customers=301",
+        "algo.search_space.n_clusters.high=20",  # another space: another study
+        "+tune.search_space.preprocess.scaler={type:categorical,choices:[standard,robust]}",
+        "tune.max_noise_fraction=0.1",
     ):
         assert name(changed) != same, changed
     assert name("tune.study_name=mine") == "mine"
@@ -318,8 +358,9 @@ def test_a_search_space_can_cover_preprocessing_and_the_refit_uses_the_best_feat
         "algo.search_space.n_clusters.high=6",
         "tracking.log_plots=false",
     )
-    tuned, run_id = tune(cfg)
-    best = int(MlflowClient(store).get_run(run_id).data.params["best.preprocess.n_components"])
+    tuned, _ = tune(cfg)
+    assert tuned.values["preprocess.n_components"] in range(2, 6)
+    best = tuned.values["preprocess.n_components"]
     assert tuned.features.shape[1] == best  # the refit's features, not the run's own
     assert tuned.pipeline is not None and tuned.pipeline.n_components == best
     assert 1 <= tuned.metrics["tune.feature_builds"] <= 4  # cached by value: one per value

@@ -134,6 +134,21 @@ def test_storage_creation_survives_concurrent_creators(tmp_path):
 def test_objectives_take_their_default_direction_from_the_one_registry():
     from segbench.evaluation.registry import direction
 
-    for name in ("fairness.gender.dp_difference", "proxy.age_band.score", "stability"):
+    for name in ("fairness.gender.dp_difference", "davies_bouldin", "noise_fraction"):
         (objective,) = parse_objectives(name)
         assert objective.direction == direction(name)
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        ("silhuette:max", r"'silhuette' is not a metric segbench scores\. Did you mean silhouette"),
+        ("weird_metric", r"'weird_metric' is not a metric segbench scores\. A trial scores: sil"),
+        ("stability:max", r"'stability' is a stability metric, computed once for the run"),
+        ("proxy.age_band.score", r"is a fairness metric, computed once for the run after the"),
+        ("assign.agreement", r"is a assign metric, computed once"),
+    ],
+)
+def test_objectives_a_trial_does_not_score_are_refused_by_name(objective, expected):
+    with pytest.raises(ConfigError, match=expected):
+        parse_objectives(objective)

@@ -10,9 +10,10 @@ and hands each stage its own section or plain values, inside one MLflow run that
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import yaml
@@ -33,9 +34,18 @@ from segbench.reporting.responsibility import audit_segmentation
 from segbench.settings import RunSettings
 from segbench.settings.identity import defining
 from segbench.tracking import tracked_run
+from segbench.tracking.console import quiet_libraries
 from segbench.tracking.mlflow_run import RunTracker, flatten
-from segbench.tracking.outputs import log_dataset, log_outputs, log_responsibility, run_tags
-from segbench.tuning import FeatureSpec, StudySpec
+from segbench.tracking.outputs import (
+    DESCRIPTION_TAG,
+    log_dataset,
+    log_outputs,
+    log_responsibility,
+    run_description,
+    run_tags,
+)
+from segbench.tracking.params import run_name, run_params, taken_names, unique_name
+from segbench.tuning import FeatureSpec, SearchSpace, StudySpec
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +78,35 @@ def scorer(settings: RunSettings) -> Scorer:
     return Scorer(settings.evaluation, settings.fairness, settings.seed)
 
 
+#: Tuning settings that change how a study is run, not what its trials compute.
+STUDY_OPTIONS = (
+    "tune.name",
+    "tune.n_trials",
+    "tune.budget",
+    "tune.timeout",
+    "tune.sampler",
+    "tune.select",
+    "tune.weights",
+    "tune.storage",
+    "tune.study_name",
+    "tune.baseline",
+)
+
+
 def study_spec(settings: RunSettings) -> StudySpec:
-    """What the run's study is about (:mod:`segbench.tuning`)."""
+    """What the run's study is about (:mod:`segbench.tuning`).
+
+    Its setup (hashed into the default study name) is every setting that defines what a
+    trial computes: the defining settings (:func:`segbench.settings.identity.defining`)
+    including both search spaces and the feasibility rules, without the analyses, the data
+    file's path (its content is checked by fingerprint) and the options of how the study is
+    run (:data:`STUDY_OPTIONS`, ``tune.sampler_options``).
+    """
     setup = {
         key: value
         for key, value in defining(flatten(settings.dump())).items()
-        if not key.startswith(("tune.", "analysis.", "algo.search_space.", "dataset.path"))
+        if not key.startswith(("analysis.", "dataset.path", "tune.sampler_options."))
+        and key not in STUDY_OPTIONS
     }
     return StudySpec(
         tune=settings.tune,
@@ -100,6 +133,57 @@ def study_spec(settings: RunSettings) -> StudySpec:
     )
 
 
+_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@/\s]+@")
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the password of any URL hidden (``postgresql://user:***@host/db``): the
+    tracking and study storage URLs go into the ``config.yaml`` artifact.
+
+    >>> redacted({"tune": {"storage": "postgresql://me:secret@db/optuna"}})
+    {'tune': {'storage': 'postgresql://me:***@db/optuna'}}
+    """
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out[key] = redacted(value)
+        elif isinstance(value, str):
+            out[key] = _PASSWORD.sub(r"\1***@", value)
+        else:
+            out[key] = value
+    return out
+
+
+def dataset_source(settings: RunSettings) -> tuple[list[str], str]:
+    """The raw files the run's dataset adapter reads, and its class (the generator of a
+    generated dataset): the source of the run's MLflow dataset input."""
+    from segbench.datasets.base import build_adapter
+
+    adapter = build_adapter(settings.dataset)
+    sources = getattr(adapter, "sources", None)
+    files = [str(f) for f in sources()] if callable(sources) else []
+    return files, settings.dataset.target
+
+
+def tuned_paths(settings: RunSettings) -> list[str]:
+    """The config paths the run's study varies (none when not tuning)."""
+    if not settings.tune.enabled:
+        return []
+    return SearchSpace.from_settings(settings.algo, settings.tune, feature_spec(settings)).paths
+
+
+def name_run(run: RunTracker, name: str) -> str:
+    """Give the run ``name``, numbered (``#2``…) when other runs of the experiment have it."""
+    from mlflow.tracking import MlflowClient
+
+    unique = unique_name(
+        name, taken_names(MlflowClient(run.uri), run.experiment_id, name, run.run_id)
+    )
+    if unique != name:
+        run.tags({"mlflow.runName": unique})
+    return unique
+
+
 def build_features(
     settings: RunSettings, data: CustomerData
 ) -> tuple[FeaturePipeline, FeatureMatrix]:
@@ -111,19 +195,33 @@ def build_features(
     return pipeline, features
 
 
+class Segmented(NamedTuple):
+    """What :func:`segment` gives: the segmentation, its metrics and notes, the features and
+    pipeline it was fitted on (a study that tunes feature values replaces the run's own), and
+    the tuned values of the refit (path → value; empty when not tuning)."""
+
+    seg: Segmentation
+    metrics: dict[str, float]
+    notes: dict[str, str]
+    features: FeatureMatrix
+    pipeline: FeaturePipeline
+    tuned: dict[str, Any]
+
+
 def segment(
     settings: RunSettings,
     data: CustomerData,
     features: FeatureMatrix,
     pipeline: FeaturePipeline,
     run: RunTracker,
-) -> tuple[Segmentation, dict[str, float], dict[str, str], FeatureMatrix, FeaturePipeline]:
+) -> Segmented:
     """Fit (or tune, then refit) and score the segmentation; its stability too.
 
-    Returns the segmentation, its metrics and notes, and the features and pipeline it was
-    fitted on (a study that tunes feature values replaces the run's own).
+    A tuned run's params get the refit's values at the tuned paths (the configured ones are
+    its ``baseline.*`` params, :func:`segbench.tracking.params.run_params`).
     """
     score = scorer(settings)
+    values: dict[str, Any] = {}
     if not settings.tune.enabled:
         seg = fit_segmentation(settings.algo, features.X, sensitive_frame(data, features.index))
         metrics, notes = score(features, data, seg)
@@ -133,6 +231,8 @@ def segment(
         tuned = tune_segmentation(study_spec(settings), score, data, features, run, pipeline)
         seg, metrics, notes = tuned.segmentation, tuned.metrics, tuned.notes
         features, pipeline = tuned.features, tuned.pipeline or pipeline
+        values = dict(tuned.values)
+        run.params(values)
     sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
     stability = settings.evaluation.stability
     metrics.update(stability_metrics(stability, seg, features.X, settings.seed, notes, sensitive))
@@ -141,7 +241,7 @@ def segment(
     for name, block in pipeline.blocks.items():
         for key, value in getattr(block, "embedding_stats_", {}).items():
             metrics[f"{name}.embeddings_{key}"] = float(value)
-    return seg, metrics, notes, features, pipeline
+    return Segmented(seg, metrics, notes, features, pipeline, values)
 
 
 def describe(
@@ -177,6 +277,7 @@ def describe(
         data=fitted.data,
         dataset_config=settings.dataset.dump(),
         silhouette_sample_size=facts.silhouette_sample_size,
+        min_cell_size=settings.privacy.min_cell_size,
     )
     report = audit_segmentation(
         settings.fairness,
@@ -203,15 +304,23 @@ def describe(
 def run_experiment(
     settings: RunSettings, overrides: list[str] | None = None, parent_run_id: str | None = None
 ) -> RunResult:
-    """Run the experiment ``settings`` describe and log it; returns the :class:`RunResult`."""
+    """Run the experiment ``settings`` describe and log it; returns the :class:`RunResult`.
+
+    ``overrides`` (the command line's) name the run by what they change
+    (:func:`segbench.tracking.params.run_name`) and are kept as the tag
+    ``segbench.overrides``.
+    """
     started = time.perf_counter()
-    tags = run_tags(settings, overrides or [], version=__version__, key_source=key_source())
+    overrides = list(overrides or [])
+    tags = run_tags(settings, overrides, version=__version__, key_source=key_source())
     tracking = settings.tracking
+    name = run_name(settings, overrides)
     with (
+        quiet_libraries(),
         tracked_run(
             tracking.uri,
             tracking.experiment,
-            run_name=tracking.run_name or settings.title,
+            run_name=name,
             tags=tags,
             parent_run_id=parent_run_id or tracking.parent_run_id,
             heartbeat_seconds=tracking.heartbeat_seconds,
@@ -219,16 +328,28 @@ def run_experiment(
         ) as run,
         threadpool_limits(limits=settings.blas_threads, user_api="blas"),
     ):
-        run.params(flatten(settings.dump()))
-        run.text(yaml.safe_dump(settings.dump(), sort_keys=False), "config.yaml")
+        if not tracking.run_name:
+            name_run(run, name)
+        tuned = tuned_paths(settings)
+        run.params(run_params(settings, tuned))
+        run.text(yaml.safe_dump(redacted(settings.dump()), sort_keys=False), "config.yaml")
         data = load_dataset(settings.dataset)
-        log_dataset(run, data)
+        log_dataset(run, data, *dataset_source(settings))
         pipeline, features = build_features(settings, data)
-        seg, metrics, notes, features, pipeline = segment(settings, data, features, pipeline, run)
+        seg, metrics, notes, features, pipeline, values = segment(
+            settings, data, features, pipeline, run
+        )
         profiles = segment_profiles(seg.labels, features.profile, settings.privacy.min_cell_size)
         describe(settings, run, Fitted(data, features, seg, pipeline, profiles), metrics, notes)
         wall = time.perf_counter() - started
         run.metrics({"wall_seconds": wall})
+        summary = run_description(
+            metrics,
+            notes,
+            tuned=values if settings.tune.enabled else None,
+            objectives=[o.rpartition(":")[0] or o for o in settings.tune.objectives],
+        )
+        run.tags({DESCRIPTION_TAG: summary})
 
     return RunResult(
         run_id=run.run_id,
@@ -248,11 +369,15 @@ def run_experiment(
 
 __all__ = [
     "RunResult",
+    "Segmented",
     "build_features",
+    "dataset_source",
     "describe",
     "feature_spec",
+    "name_run",
     "run_experiment",
     "scorer",
     "segment",
     "study_spec",
+    "tuned_paths",
 ]

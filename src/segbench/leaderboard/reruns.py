@@ -36,7 +36,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from segbench.settings.identity import defining
+from segbench.settings.identity import configured, defining
 
 FINISHED = "FINISHED"
 RESULT, SUPERSEDED, NOT_FINISHED = "result", "superseded", "not finished"
@@ -56,10 +56,11 @@ def normalise_features(expression: object) -> str:
 
 
 def settings_of(params: Mapping[str, str]) -> dict[str, str]:
-    """A run's settings among its params: without the results a tuned run logs as ``best.*``.
-    (The one place that turns params into settings; :func:`defining_params` and
-    :func:`defining_of` both start here.)"""
-    return {k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)}
+    """A run's settings as configured among its params: without the results older tuned runs
+    logged as ``best.*``, and with a tuned run's refit values giving way to its ``baseline.*``
+    (:func:`segbench.settings.identity.configured`). The one place that turns params into
+    settings; :func:`defining_params` and :func:`defining_of` both start here."""
+    return configured({k: v for k, v in params.items() if not k.startswith(RESULT_PARAMS)})
 
 
 def defining_params(params: Mapping[str, str]) -> dict[str, str]:

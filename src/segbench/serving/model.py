@@ -46,8 +46,10 @@ or as JSON ``{"dataframe_split": rows.to_dict(orient="split")}``)::
 
     mlflow models predict -m models:/m-<id> -i rows.csv -t csv --env-manager local
 
-The model ships the ``segbench`` source (``code_paths``), so a fresh environment built from
-its pinned requirements can load it.
+The model is logged as code (MLflow's *models from code*: :mod:`segbench.serving.model_code`)
+with its fitted parts in the artifact ``state``, and ships the ``segbench`` package
+(``code_paths``), so a fresh environment built from its pinned requirements can load it. Its
+input example (:func:`example_rows`) is made up: no customer's values reach the store.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ from segbench.errors import DataError
 
 log = logging.getLogger(__name__)
 
+STATE_ARTIFACT = "state"
 PART_COLUMN = "part"
 PARTS = ("customers", "transactions", "texts")
 _TX_FIELDS = tuple(c for c in TRANSACTION_COLUMNS if c != "customer_id")
@@ -238,19 +241,40 @@ class SegmentationModel(PythonModel):
 
     def __init__(
         self,
-        pipeline: Any,
-        assigner: Any,
-        feature_columns: list[str],
-        customer_dtypes: Mapping[str, str],
+        pipeline: Any = None,
+        assigner: Any = None,
+        feature_columns: list[str] | tuple[str, ...] = (),
+        customer_dtypes: Mapping[str, str] | None = None,
         demographic_columns: tuple[str, ...] = (),
         dataset_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.assigner = assigner
         self.feature_columns = list(feature_columns)
-        self.customer_dtypes = dict(customer_dtypes)
+        self.customer_dtypes = dict(customer_dtypes or {})
         self.demographic_columns = tuple(demographic_columns)
         self.dataset_config = dict(dataset_config or {})
+
+    def state(self) -> dict[str, Any]:
+        """The fitted parts, as saved in the model's ``state`` artifact (joblib)."""
+        return {
+            "pipeline": self.pipeline,
+            "assigner": self.assigner,
+            "feature_columns": self.feature_columns,
+            "customer_dtypes": self.customer_dtypes,
+            "demographic_columns": self.demographic_columns,
+            "dataset_config": self.dataset_config,
+        }
+
+    def load_context(self, context: Any) -> None:
+        """Load the fitted parts from the ``state`` artifact (MLflow calls this on load)."""
+        path = (getattr(context, "artifacts", None) or {}).get(STATE_ARTIFACT)
+        if path is None:  # an instance built in memory, or a model pickled whole
+            return
+        import joblib
+
+        state = joblib.load(path)
+        self.__init__(**state)
 
     @property
     def method(self) -> str:
@@ -265,7 +289,11 @@ class SegmentationModel(PythonModel):
             {"customer_id": features.index.astype(str), "segment": np.asarray(labels, np.int64)}
         )
 
-    def predict(self, context, model_input, params=None):  # MLflow calls it so
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame | np.ndarray:
+        """Segments of ``model_input`` (canonical rows, or the feature columns; see the
+        module docstring); ``params``: ``analysis_date``."""
         frame = pd.DataFrame(model_input)
         if PART_COLUMN not in frame.columns and set(self.feature_columns) <= set(frame.columns):
             X = frame[self.feature_columns].to_numpy(dtype=np.float64)
@@ -361,15 +389,88 @@ def build_model(
     )
 
 
-def log_segmentation_model(model: SegmentationModel, data: CustomerData, estimator: Any) -> Any:
-    """Log ``model`` as the run's MLflow pyfunc model; returns MLflow's ``ModelInfo``."""
+def example_rows(data: CustomerData, min_count: int = 10) -> pd.DataFrame:
+    """A made-up input example in the canonical-rows format, with no customer's values.
+
+    One customer ``example``: numeric customer columns at their median (an aggregate),
+    text columns at their most common value when at least ``min_count`` customers share it
+    (else empty); one transaction of one unit at the median unit price on the day before the
+    analysis date; one text ``"example text"``. MLflow stores it with the model and checks
+    that the model predicts it.
+    """
+    customers = data.customers
+    row: dict[str, Any] = {PART_COLUMN: "customers", "customer_id": "example"}
+    for column, kind in customer_dtypes(data).items():
+        values = customers[column]
+        if kind == "numeric":
+            median = pd.to_numeric(values, errors="coerce").median()
+            row[column] = float(median) if pd.notna(median) else 0.0
+        else:
+            counts = as_text(values).dropna().value_counts()
+            common = counts.index[0] if len(counts) and counts.iloc[0] >= min_count else ""
+            row[column] = str(common)
+    rows = [row]
+    if data.transactions is not None:
+        tx = data.transactions
+        when = data.meta.analysis_date
+        if when is None and len(tx):
+            when = day_after(tx["timestamp"])
+        when = (pd.Timestamp(when) if when is not None else pd.Timestamp("2000-01-02")) - (
+            pd.Timedelta(days=1)
+        )
+        price = pd.to_numeric(tx["unit_price"], errors="coerce").median()
+        rows.append(
+            {
+                PART_COLUMN: "transactions",
+                "customer_id": "example",
+                "invoice_id": "example",
+                "timestamp": str(when.floor("D")),
+                "product_id": "example",
+                "description": "example product",
+                "quantity": 1.0,
+                "unit_price": float(price) if pd.notna(price) else 1.0,
+                "channel": "",
+            }
+        )
+    if data.texts is not None:
+        rows.append({PART_COLUMN: "texts", "customer_id": "example", "text": "example text"})
+    frame = pd.DataFrame(rows)
+    for column in frame.columns:  # the signature's types (double for numbers, else text)
+        if frame[column].dtype == object:
+            frame[column] = frame[column].where(frame[column].notna(), None)
+    return frame
+
+
+def log_segmentation_model(
+    model: SegmentationModel, data: CustomerData, estimator: Any, min_count: int = 10
+) -> Any:
+    """Log ``model`` as the run's MLflow pyfunc model; returns MLflow's ``ModelInfo``.
+
+    MLflow's *models from code*: the model is the file :mod:`segbench.serving.model_code`
+    (which builds an empty :class:`SegmentationModel`) plus the fitted parts in the artifact
+    ``state`` (joblib), loaded by :meth:`SegmentationModel.load_context`; MLflow does not
+    pickle the Python object. The segbench package ships with it (``code_paths``), the input
+    example is :func:`example_rows` (no customer's values; ``min_count`` is the smallest
+    group a common text value must have).
+    """
+    import tempfile
+
+    import joblib
     import mlflow
 
-    code = str(Path(__file__).resolve().parent)
-    return mlflow.pyfunc.log_model(
-        name="model",
-        python_model=model,
-        signature=model_signature(data, model.feature_columns),
-        pip_requirements=model_requirements(estimator, model.pipeline),
-        code_paths=[code],
-    )
+    import segbench
+
+    package = str(Path(segbench.__file__).resolve().parent)
+    code = Path(__file__).resolve().with_name("model_code.py")  # segbench.serving.model_code
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp) / "state.joblib"
+        joblib.dump(model.state(), state)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(code),
+            artifacts={STATE_ARTIFACT: str(state)},
+            signature=model_signature(data, model.feature_columns),
+            input_example=example_rows(data, min_count),
+            pip_requirements=model_requirements(estimator, model.pipeline),
+            code_paths=[package],
+        )

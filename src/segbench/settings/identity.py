@@ -39,6 +39,10 @@ NOT_DEFINING = (
     "tune.progress",
     "tune.log_trials",
     "tune.feature_cache_size",
+    "tune.storage",
+    "tune.heartbeat_interval",
+    "tune.grace_period",
+    "tune.max_retries",
 )
 
 
@@ -82,4 +86,33 @@ def defining(flat: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
-__all__ = ["NOT_DEFINING", "defining", "switched_off"]
+_TUNED = re.compile(r"^(?:algo\.search_space\.([^.]+)|tune\.search_space\.(.+))\.type$")
+BASELINE = "baseline."
+
+
+def configured(flat: Mapping[str, str]) -> dict[str, str]:
+    """A run's params with the settings as configured, not as tuned.
+
+    A tuned run logs the values of its refit at the paths its search space varies
+    (``algo.n_clusters=5``) and the configured ones as ``baseline.<path>``
+    (:mod:`segbench.tracking.params`). What the run computes is defined by the configured
+    values (and the search space), so they take the place of the refit's; a tuned path
+    without a baseline (a value the config left to the estimator's default) is dropped.
+
+    >>> configured({"algo.search_space.n_clusters.type": "int", "algo.n_clusters": "5",
+    ...     "baseline.algo.n_clusters": "6", "seed": "1"})["algo.n_clusters"]
+    '6'
+    """
+    tuned = set()
+    for key in flat:
+        found = _TUNED.match(key)
+        if found:
+            tuned.add(f"algo.{found[1]}" if found[1] else found[2])
+    out = {k: v for k, v in flat.items() if not k.startswith(BASELINE) and k not in tuned}
+    for key, value in flat.items():
+        if key.startswith(BASELINE) and key[len(BASELINE) :] in tuned:
+            out[key[len(BASELINE) :]] = value
+    return out
+
+
+__all__ = ["BASELINE", "NOT_DEFINING", "configured", "defining", "switched_off"]

@@ -17,8 +17,10 @@ class TuneSettings(Section):
     name: Literal["none", "optuna"] = "none"
     """``none``: fit the algorithm once with its configured hyperparameters."""
     n_trials: int = Field(30, ge=1)
-    """Trials of the study in total (``budget=study``: a re-run on a persistent storage adds
-    trials up to this number) or trials this run adds (``budget=run``)."""
+    """Finished trials (completed or infeasible) of the study in total (``budget=study``: a
+    re-run on a persistent storage adds trials up to this number; failed trials do not count)
+    or trials this run adds (``budget=run``). A finite search space stops the study once
+    every point is evaluated."""
     budget: Literal["study", "run"] = "study"
     timeout: float | None = Field(None, gt=0)
     """Seconds; stop starting new trials after this long (null: no time limit)."""
@@ -44,7 +46,8 @@ class TuneSettings(Section):
     ``postgresql://…`` to resume the study and share it between workers."""
     study_name: str | None = None
     """null: ``<experiment>.<dataset>.<features>.<algo>.<hash of what the trials depend
-    on>``, so the same command resumes the same study."""
+    on>`` (the setup, the search space, the objectives), so the same command resumes the
+    same study and another search space starts another."""
     search_space: dict[str, Any] = Field(default_factory=dict)
     """Feature and preprocessing values to tune, by config path, e.g.
     ``{blocks: {text: {pca_components: {type: int, low: 4, high: 32}}}}``."""
@@ -55,7 +58,16 @@ class TuneSettings(Section):
     baseline: bool = True
     """Score the untuned config first (``baseline.<metric>``)."""
     progress: Literal["line", "bar", "none"] = "line"
-    """A log line per trial, a tqdm bar, or nothing."""
+    """A log line per trial (its parameters, result and the best so far), a tqdm bar, or
+    nothing."""
+    heartbeat_interval: int | None = Field(60, ge=1)
+    """RDB storage: seconds between a running trial's heartbeats (Optuna's heartbeat); a
+    trial whose worker was killed is failed after ``grace_period`` and run again. null: off."""
+    grace_period: int | None = Field(None, ge=1)
+    """Seconds without a heartbeat after which a running trial counts as lost (null: twice
+    ``heartbeat_interval``)."""
+    max_retries: int = Field(3, ge=0)
+    """How many times the parameters of a lost trial are queued again."""
 
     @property
     def enabled(self) -> bool:

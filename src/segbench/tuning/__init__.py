@@ -23,21 +23,25 @@ name                           meaning
 metrics: regular names         the refit of the selected trial (``silhouette``, ``ari``, …)
 ``best.<metric>``              every metric of the selected trial as the trial scored it
 ``baseline.<metric>``          the untuned config's metrics (``tune.baseline=true``)
-``tune.n_trials``              trials in the study (all workers; any state but waiting)
-``tune.n_complete``            trials with objective values
-``tune.n_infeasible``          trials pruned as infeasible (reason in the trial's
+``tune.n_trials``              evaluations in the study (all workers): complete and
+                               infeasible trials that did not repeat an evaluated point
+``tune.n_complete``            evaluations with objective values
+``tune.n_infeasible``          evaluations pruned as infeasible (reason in the trial's
                                ``segbench.infeasible`` tag and the trials table)
-``tune.n_failed``              trials whose fit or scoring raised
+``tune.n_repeats``             trials that drew an evaluated point and took its result
+``tune.n_failed``              trials whose fit or scoring raised, or whose worker was lost
 ``tune.n_running``             trials other workers were still running at the end
-``tune.n_trials_run``          trials this run executed
+``tune.n_trials_run``          trials this run executed (repeats included)
 ``tune.best_trial``            number of the selected trial
 ``tune.n_pareto``              several objectives: size of the Pareto front
 ``tune.seconds``               wall time of this run's trials
 ``tune.trials_per_second``     ``tune.n_trials_run / tune.seconds``
 ``tune.trial_logging_seconds`` wall time spent logging the trials' MLflow runs
 ``tune.feature_builds``        feature matrices rebuilt (space covering feature values)
-params: ``best.<path>``        the selected trial's values (``best.algo.n_clusters``); the
-                               run's ``algo.*`` params stay the untuned config
+params: ``<path>``             the selected trial's values (``algo.n_clusters``), logged by
+                               the experiment after the study; the configured values are
+                               ``baseline.<path>``, and the search space and the main tuning
+                               options are params too (:mod:`segbench.tracking.params`)
 tags: ``segbench.tune.*``      ``study_name``, ``storage`` (password hidden), ``sampler``,
                                ``objectives``, ``space``, ``select``, ``best_number``,
                                ``best_run_id`` (no tag key of the job's run contains
@@ -47,7 +51,9 @@ artifacts: ``tune/``           see :mod:`segbench.tuning.reporting`
 
 Each trial's child run: see :mod:`segbench.tuning.trial_runs`. Each trial of the Optuna study
 carries user attributes ``metrics`` (all scored metrics), ``mlflow_run_id``, and
-``infeasible`` or ``error`` with the reason.
+``infeasible`` or ``error`` with the reason; a repeat carries ``repeats_trial`` (the number of
+the trial whose result it took) and no run. Budget, repeats, heartbeat and the study name:
+:mod:`segbench.tuning.study`.
 """
 
 from segbench.tuning.features import FeatureSpec

@@ -1,10 +1,14 @@
 """Objectives of a study, the feasibility of a trial, and the trade-off picked from a front.
 
 Objectives are named metrics with a direction, ``"silhouette:max"`` or
-``"davies_bouldin:min"``; any metric that :class:`segbench.evaluation.suite.Scorer` returns can
-be one (the direction may be left out for metrics with one in
-:mod:`segbench.evaluation.registry`). Names are checked against what ``score``
-actually returned, never against a fixed list.
+``"davies_bouldin:min"``; any metric that :class:`segbench.evaluation.suite.Scorer` returns for
+a trial can be one (the direction may be left out for metrics with one in
+:mod:`segbench.evaluation.registry`). Names are checked three times, each as early as it can
+be: against the registry at composition (:func:`check_trial_metric`: an unknown name gets the
+closest known ones, a run-level metric such as ``stability`` is refused); against the data and
+the settings before the study (:func:`check_data`: ground truth, audited sensitive attributes,
+the estimator's own scores); and against what the untuned config actually scored
+(:func:`check_available`), so no trial ever runs for an objective that cannot be computed.
 
 A trial is *infeasible* (see :func:`infeasibility`) when it finds fewer than ``min_segments``
 segments, labels more than ``max_noise_fraction`` of the customers as noise, or leaves an
@@ -26,6 +30,7 @@ Ties are broken by the lowest trial number, so the choice is deterministic.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,8 +39,10 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
+from segbench.data.model import CustomerData
 from segbench.errors import ConfigError
-from segbench.evaluation.registry import lookup
+from segbench.evaluation.registry import METRICS, MetricDef, lookup
+from segbench.settings import EvaluationSettings, FairnessSettings
 
 SELECTIONS = ("knee", "first", "weighted")
 _ALIASES = {"max": "max", "maximize": "max", "min": "min", "minimize": "min"}
@@ -75,13 +82,14 @@ def parse_objectives(spec: str | Sequence[str]) -> list[Objective]:
         name = name.strip()
         if not name:
             raise ConfigError(f"tune.objectives: {text!r} names no metric; use e.g. silhouette:max")
+        known = check_trial_metric(name)
         if direction:
             if direction.strip().lower() not in _ALIASES:
                 raise ConfigError(
                     f"tune.objectives: direction {direction!r} of {name!r} must be max or min"
                 )
             direction = _ALIASES[direction.strip().lower()]
-        elif (known := lookup(name)) is not None and known.direction is not None:
+        elif known.direction is not None:
             direction = known.direction
         else:
             raise ConfigError(
@@ -95,6 +103,101 @@ def parse_objectives(spec: str | Sequence[str]) -> list[Objective]:
     if len(set(names)) != len(names):
         raise ConfigError(f"tune.objectives names a metric twice: {names}")
     return objectives
+
+
+#: What a trial scores (:class:`segbench.evaluation.suite.Scorer`): these families of the
+#: registry, the per-attribute fairness metrics and a few context and cost metrics. Everything
+#: else in the registry (stability, analyses, the responsibility report) is computed once per
+#: run, after the refit, and cannot steer a study.
+TRIAL_FAMILIES = ("internal", "external", "model")
+TRIAL_NAMES = ("n_segments", "noise_fraction", "fit_seconds", "silhouette_sample_size")
+EXAMPLES = (
+    "silhouette, davies_bouldin, calinski_harabasz, ari, ami, nmi, bic, aic, inertia, "
+    "noise_fraction, fit_seconds, fairness.<attribute>.balance (or .dp_difference, "
+    ".distribution_distance, .silhouette_gap)"
+)
+
+
+def check_trial_metric(name: str) -> MetricDef:
+    """The registry's entry of ``name`` if a trial scores it; else one clear
+    :class:`ConfigError` (unknown name, with the closest known names, or a run-level metric).
+
+    >>> check_trial_metric("silhouette").direction
+    'max'
+    >>> check_trial_metric("silhuette")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    segbench.errors.ConfigError: tune.objectives: 'silhuette' is not a metric segbench \
+scores. Did you mean silhouette? A trial scores: ...
+    """
+    known = lookup(name)
+    if known is None:
+        names = [m.name for m in METRICS if not m.is_pattern]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        hint = f"Did you mean {' or '.join(close)}? " if close else ""
+        raise ConfigError(
+            f"tune.objectives: {name!r} is not a metric segbench scores. {hint}"
+            f"A trial scores: {EXAMPLES}."
+        )
+    trial = (
+        known.family in TRIAL_FAMILIES
+        or known.name in TRIAL_NAMES
+        or known.name.startswith("fairness.")
+    )
+    if not trial:
+        raise ConfigError(
+            f"tune.objectives: {name!r} is a {known.family} metric, computed once for the run "
+            f"after the refit, not for each trial; an objective must be one a trial scores: "
+            f"{EXAMPLES}."
+        )
+    return known
+
+
+def check_data(
+    objectives: Sequence[Objective],
+    data: CustomerData,
+    evaluation: EvaluationSettings,
+    fairness: FairnessSettings,
+    estimator: Any = None,
+) -> None:
+    """Fail before any trial if an objective cannot be scored on ``data`` with these settings:
+    external indices need ground-truth labels (and ``evaluation.external``), a fairness metric
+    an audited sensitive attribute of the dataset, ``bic``/``aic`` an estimator that has them.
+    """
+    from segbench.fairness.scoring import resolve_attributes
+
+    for objective in objectives:
+        name = objective.metric
+        known = lookup(name)
+        family = known.family if known is not None else ""
+        if family == "external":
+            if data.labels is None:
+                raise ConfigError(
+                    f"tune.objectives: {name} compares segments with ground-truth labels, and "
+                    f"dataset '{data.name}' has none; use an internal index (e.g. silhouette)"
+                )
+            if not evaluation.external:
+                raise ConfigError(
+                    f"tune.objectives: {name} is not scored with evaluation.external=false"
+                )
+        elif name.startswith("fairness."):
+            attribute = name.split(".")[1]
+            audited = resolve_attributes(fairness.attributes, data)
+            if attribute not in audited:
+                raise ConfigError(
+                    f"tune.objectives: {name} needs the sensitive attribute {attribute!r}, "
+                    f"which this run does not audit on dataset '{data.name}'; audited "
+                    f"attributes: {', '.join(audited) or 'none'} (fairness.attributes)"
+                )
+            if name.endswith(".silhouette_gap") and not fairness.silhouette_gap:
+                raise ConfigError(
+                    f"tune.objectives: {name} is not scored with fairness.silhouette_gap=false"
+                )
+        elif name in ("bic", "aic") and estimator is not None and not hasattr(estimator, name):
+            raise ConfigError(
+                f"tune.objectives: {name} is a model score that {type(estimator).__name__} "
+                "does not have (GaussianMixture has it); use an internal index"
+            )
 
 
 def check_available(objectives: Sequence[Objective], metrics: Mapping[str, float]) -> None:

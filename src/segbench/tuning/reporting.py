@@ -5,8 +5,9 @@ artifact                           content
 =================================  ==========================================================
 ``tune/trials.csv``                one row per trial of the study (all workers): ``number``,
                                    ``state`` (COMPLETE, INFEASIBLE, FAIL, RUNNING), ``reason``,
-                                   ``params.<path>``, ``metrics.<name>`` (every metric the trial
-                                   scored), ``start``, ``duration_seconds``, ``mlflow_run_id``
+                                   ``repeats``, ``params.<path>``, ``metrics.<name>`` (every
+                                   metric the trial scored), ``start``, ``duration_seconds``,
+                                   ``mlflow_run_id``
 ``tune/pareto_front.csv``          several objectives: the Pareto-optimal complete trials
                                    (same columns) and ``selected`` (the refit trial)
 ``tune/param_importances.csv``     ``objective, param, importance`` (Optuna's default
@@ -17,7 +18,17 @@ artifact                           content
 ``tune/param_importances.png``     the importances as bars
 ``tune/pareto_front.png``          several objectives: every pair of objectives, complete
                                    trials, the front and the selected trial
+``tune/slice.png``                 each objective against each parameter, one dot per
+                                   complete trial coloured by trial number (Optuna's slice
+                                   plot); ``slice_<metric>.png`` per objective with several
+``tune/contour.png``               the objective over each pair of parameters (Optuna's
+                                   contour plot; two or more parameters);
+                                   ``contour_<metric>.png`` per objective with several
 =================================  ==========================================================
+
+A trial that drew the parameters of an earlier finished trial took its result without being
+fitted again: its ``repeats`` column names that trial (:meth:`TrialObjective.repeat
+<segbench.tuning.trials.TrialObjective.repeat>`).
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ METRICS_ATTR = "metrics"
 INFEASIBLE_ATTR = "infeasible"
 ERROR_ATTR = "error"
 RUN_ATTR = "mlflow_run_id"
+REPEATS_ATTR = "repeats_trial"
 
 
 def trial_state(trial: FrozenTrial) -> str:
@@ -64,6 +76,7 @@ def trials_table(trials: Sequence[FrozenTrial]) -> pd.DataFrame:
             "number": t.number,
             "state": trial_state(t),
             "reason": t.user_attrs.get(INFEASIBLE_ATTR) or t.user_attrs.get(ERROR_ATTR) or "",
+            "repeats": t.user_attrs.get(REPEATS_ATTR, pd.NA),
         }
         row.update({f"params.{k}": v for k, v in t.params.items()})
         row.update({f"metrics.{k}": v for k, v in t.user_attrs.get(METRICS_ATTR, {}).items()})
@@ -74,7 +87,8 @@ def trials_table(trials: Sequence[FrozenTrial]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["number", "state", "reason"])
-    lead = ["number", "state", "reason"]
+    frame["repeats"] = frame["repeats"].astype("Int64")
+    lead = ["number", "state", "reason", "repeats"]
     params = sorted(c for c in frame.columns if c.startswith("params."))
     metrics = sorted(c for c in frame.columns if c.startswith("metrics."))
     rest = [c for c in frame.columns if c not in {*lead, *params, *metrics}]
@@ -218,3 +232,51 @@ def pareto_figure(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def optuna_figures(
+    study: Study, objectives: Sequence[Objective], kind: str, title: str
+) -> list[tuple[str, Any]]:
+    """Optuna's slice (``kind="slice"``) or contour (``kind="contour"``) plot of each
+    objective, as ``(artifact path, figure)``; none when the study has fewer than two
+    parameters (contour) or no complete trial."""
+    from optuna.exceptions import ExperimentalWarning
+    from optuna.visualization import matplotlib as optuna_plots
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    names = sorted({p for t in complete for p in t.params})
+    if not complete or (kind == "contour" and len(names) < 2):
+        return []
+    plot = optuna_plots.plot_slice if kind == "slice" else optuna_plots.plot_contour
+    figures = []
+    for i, objective in enumerate(objectives):
+        target = None if len(objectives) == 1 else (lambda t, i=i: t.values[i])
+        path = f"tune/{kind}.png" if len(objectives) == 1 else f"tune/{kind}_{objective.metric}.png"
+        # Optuna's matplotlib plots are experimental and switch the style to ggplot: both
+        # stay inside this block
+        with warnings.catch_warnings(), matplotlib.rc_context():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            axes = plot(study, params=names, target=target, target_name=objective.label)
+            fig = np.asarray(axes).flat[0].figure
+            n = len(names) if kind == "slice" else max(1, len(names))
+            width = 3.6 * n + 1.6 if kind == "slice" else 3.2 * n + 1.6
+            fig.set_size_inches(width, 4.4 if kind == "slice" else 3.0 * n + 0.8)
+            for ax in np.asarray(axes).flat:  # categorical values as slanted labels
+                labels = [t.get_text() for t in ax.get_xticklabels()]
+                if any(text and not _numeric(text) for text in labels):
+                    ax.tick_params(axis="x", labelrotation=25)
+            lift = 0.08  # room below for the slanted labels: every axes up (colour bar too)
+            for ax in fig.axes:
+                box = ax.get_position()
+                ax.set_position([box.x0, box.y0 + lift, box.width, box.height - lift])
+            fig.suptitle(title, fontsize=10)
+        figures.append((path, fig))
+    return figures
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.replace("\u2212", "-"))
+    except ValueError:
+        return False
+    return True

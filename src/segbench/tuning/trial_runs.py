@@ -10,7 +10,10 @@ A trial's run is a child of the job's run (tag ``mlflow.parentRunId``) and holds
   features, algorithm) so trials can be filtered like runs.
 
 The run ends FINISHED for complete and infeasible trials (the trial itself ran; the tag says
-it is no solution) and FAILED for a trial whose fit raised. No plots or artifacts per trial.
+it is no solution), FAILED for a trial whose fit raised, and KILLED for a trial whose worker
+was lost (closed by the worker that noticed, :class:`segbench.tuning.study.StaleTrials`). A
+trial that drew the parameters of an earlier finished trial takes its result and gets no
+run. No plots or artifacts per trial.
 Leaderboards should skip runs tagged ``segbench.role=trial``.
 """
 
@@ -86,3 +89,9 @@ class TrialRuns:
         status = "FAILED" if state == "FAIL" else "FINISHED"
         retry_locked(self.client.set_terminated, run_id, status, now)
         self.seconds += time.perf_counter() - tic
+
+    def kill(self, run_id: str, reason: str) -> None:
+        """End the run of a trial whose worker was lost: KILLED, with the reason."""
+        retry_locked(self.client.set_tag, run_id, "segbench.trial_state", "KILLED")
+        retry_locked(self.client.set_tag, run_id, "segbench.error", reason[:MAX_PARAM_LENGTH])
+        retry_locked(self.client.set_terminated, run_id, "KILLED", int(time.time() * 1000))

@@ -27,7 +27,7 @@ from segbench.tuning.objectives import (
 )
 from segbench.tuning.space import SearchSpace
 from segbench.tuning.spec import StudySpec
-from segbench.tuning.study import counted_trials
+from segbench.tuning.study import counted_trials, counts, repeated_trial
 from segbench.tuning.trial_runs import TrialRuns
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,9 @@ class TrialObjective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         values = self.space.suggest(trial)
+        earlier = repeated_trial(trial)
+        if earlier is not None:
+            return self.repeat(trial, earlier)
         run_id = self.runs.start(trial.number) if self.runs else None
         if run_id:
             trial.set_user_attr(reporting.RUN_ATTR, run_id)
@@ -100,6 +103,7 @@ class TrialObjective:
             raise
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
+            log.debug("trial %d failed", trial.number, exc_info=True)
             trial.set_user_attr(reporting.ERROR_ATTR, error)
             if run_id:
                 self.runs.finish(run_id, "FAIL", values, {}, error)
@@ -130,17 +134,45 @@ class TrialObjective:
         result = objective_values(metrics, self.objectives)
         return result[0] if len(result) == 1 else tuple(result)
 
+    def repeat(self, trial: optuna.Trial, earlier: FrozenTrial) -> float | tuple[float, ...]:
+        """``trial`` drew the parameters of the finished trial ``earlier``: take its result
+        (values, or its reason when infeasible) without fitting again, and no MLflow run."""
+        trial.set_user_attr(reporting.REPEATS_ATTR, earlier.number)
+        stored = earlier.user_attrs.get(reporting.METRICS_ATTR)
+        if stored:
+            trial.set_user_attr(reporting.METRICS_ATTR, stored)
+        if earlier.state == TrialState.PRUNED:
+            reason = earlier.user_attrs.get(reporting.INFEASIBLE_ATTR, "pruned")
+            trial.set_user_attr(reporting.INFEASIBLE_ATTR, reason)
+            raise optuna.TrialPruned(reason)
+        values = list(earlier.values)
+        return values[0] if len(values) == 1 else tuple(values)
+
 
 class Progress:
-    """Callback: a progress line per trial (or a tqdm bar) with the best values so far."""
+    """Callback: a progress line per trial (or a tqdm bar) with the trial's parameters, its
+    result and the best so far; it also counts this run's trials by outcome. A trial that
+    repeats an evaluated point gets no line of its own: the next line says how many there
+    were.
 
-    def __init__(self, mode: str, total: int, objectives: list[Objective]) -> None:
+    ``total`` and ``budget`` (``study`` or ``run``) say what the ``k/n`` of a line counts:
+    the study's evaluations or this run's.
+    """
+
+    def __init__(
+        self, mode: str, total: int, objectives: list[Objective], budget: str = "study"
+    ) -> None:
         if mode not in PROGRESS:
             raise ConfigError(f"tune.progress={mode!r}; expected one of {list(PROGRESS)}")
         self.mode = mode
         self.total = total
         self.objectives = objectives
-        self.done = 0
+        self.budget = budget
+        self.done = 0  # trials this run ran, whatever their outcome
+        self.evaluated = 0  # of which counted (finished, not a repeat)
+        self.failed = 0
+        self.repeats_in_row = 0
+        self.skipped = 0  # repeats not yet said on a line
         self.started = time.perf_counter()
         self.bar = None
         if mode == "bar":
@@ -150,33 +182,61 @@ class Progress:
 
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         self.done += 1
+        repeats = trial.user_attrs.get(reporting.REPEATS_ATTR)
+        self.repeats_in_row = self.repeats_in_row + 1 if repeats is not None else 0
+        self.failed += trial.state == TrialState.FAIL
+        self.evaluated += counts(trial)
         state = reporting.trial_state(trial)
+        count = counted_trials(study) if self.budget == "study" else self.evaluated
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(counts(trial))
             self.bar.set_postfix_str(f"{state} · best {best_text(study, self.objectives)}")
         elif self.mode == "line":
+            if repeats is not None:  # said with the next evaluated trial (and the summary)
+                self.skipped += 1
+                return
             rate = self.done / max(time.perf_counter() - self.started, 1e-9)
-            value = (
-                " ".join(f"{v:.4g}" for v in trial.values)
-                if trial.state == TrialState.COMPLETE
-                else trial.user_attrs.get(reporting.INFEASIBLE_ATTR)
-                or trial.user_attrs.get(reporting.ERROR_ATTR, "")
-            )
+            if trial.state == TrialState.COMPLETE:
+                value = " ".join(f"{v:.4g}" for v in trial.values)
+            else:
+                value = trial.user_attrs.get(reporting.INFEASIBLE_ATTR) or trial.user_attrs.get(
+                    reporting.ERROR_ATTR, ""
+                )
+            skipped = ""
+            if self.skipped:
+                skipped = f" ({self.skipped} proposed point(s) already evaluated, skipped)"
+                self.skipped = 0
             log.info(
-                "trial %d (%d/%d this run, %d in study) %s %s · best %s · %.2f trials/s",
+                "trial %d %s · %s %s · best %s · %d/%d%s · %.2f trials/s%s",
                 trial.number,
-                self.done,
-                self.total,
-                counted_trials(study),
+                params_text(trial.params),
                 state,
                 value,
                 best_text(study, self.objectives),
+                count,
+                self.total,
+                "" if self.budget == "study" else " this run",
                 rate,
+                skipped,
             )
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """``n_clusters=5 covariance_type=full`` (the ``algo.`` prefix left out).
+
+    >>> params_text({"algo.n_clusters": 5, "blocks.text.pca_components": 8, "algo.eps": 0.25})
+    'n_clusters=5 text.pca_components=8 eps=0.25'
+    """
+    parts = []
+    for path, value in params.items():
+        name = path.removeprefix("algo.").removeprefix("blocks.")
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)
 
 
 def best_text(study: Study, objectives: list[Objective]) -> str:

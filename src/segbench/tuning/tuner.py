@@ -42,6 +42,7 @@ from segbench.tuning.objectives import (
     SELECTIONS,
     Objective,
     check_available,
+    check_data,
     check_weights,
     infeasibility,
     parse_objectives,
@@ -51,29 +52,35 @@ from segbench.tuning.space import SearchSpace
 from segbench.tuning.spec import StudySpec
 from segbench.tuning.study import (
     COUNTED,
-    StopAtTotal,
+    REPEAT_LIMIT,
     counted_trials,
+    counts,
+    exhausted,
+    fail_stale_trials,
     make_sampler,
     open_storage,
     redact,
+    stale_callback,
     study_name,
     trials_to_run,
 )
 from segbench.tuning.study import open_study as load_or_create_study
 from segbench.tuning.trial_runs import TrialRuns
-from segbench.tuning.trials import Progress, TrialError, TrialObjective
+from segbench.tuning.trials import Progress, TrialError, TrialObjective, params_text
 
 log = logging.getLogger(__name__)
 
 
 class Tuned(NamedTuple):
-    """What tuning gives the run: the refit of the selected trial and how it was made."""
+    """What tuning gives the run: the refit of the selected trial and how it was made;
+    ``values``, the selected trial's parameters by config path (``algo.n_clusters``)."""
 
     segmentation: Segmentation
     metrics: dict[str, float]
     notes: dict[str, str]
     features: FeatureMatrix
     pipeline: FeaturePipeline | None
+    values: dict[str, Any]
 
 
 @dataclass
@@ -148,16 +155,39 @@ def open_study(
     """
     tune = spec.tune
     sampler = make_sampler(tune.sampler, spec.seed, space, len(objectives), tune.sampler_options)
-    storage = open_storage(tune.storage)
+    storage = open_storage(
+        tune.storage, tune.heartbeat_interval, tune.grace_period, tune.max_retries
+    )
     name = study_name(spec, objectives)
+    if storage is not None:
+        _say_other_studies(storage, name, spec.prefix)
     context = {
         **spec.context,
         "dataset_fingerprint": fingerprint,
         "objectives": ",".join(o.label for o in objectives),
+        "space": space.describe(),
     }
     study = load_or_create_study(storage, name, objectives, sampler, context)
     where = redact(resolve_uri(tune.storage)) if tune.storage else "memory"
     return OpenedStudy(study, name, where, tune.sampler)
+
+
+def _say_other_studies(storage: Any, name: str, prefix: str) -> None:
+    """Say when the storage holds studies of this prefix under other names (another search
+    space, objectives or setup), so a changed space is never continued silently."""
+    try:
+        names = optuna.study.get_all_study_names(storage)
+    except Exception:  # listing is a courtesy
+        return
+    others = sorted(n for n in names if n.startswith(prefix + ".") and n != name)
+    if others and name not in names:
+        log.info(
+            "new study '%s': the storage holds %s of another search space, objectives or "
+            "setup (%s)",
+            name,
+            "a study" if len(others) == 1 else f"{len(others)} studies",
+            ", ".join(others[:3]) + (" …" if len(others) > 3 else ""),
+        )
 
 
 # -- 3. optimise ------------------------------------------------------------------------------
@@ -166,15 +196,22 @@ def open_study(
 def optimise(opened: OpenedStudy, objective: TrialObjective, spec: StudySpec) -> tuple[int, float]:
     """Run this run's share of the trials; returns ``(trials run, seconds)``.
 
-    ``tune.budget=study`` stops once the study holds ``tune.n_trials`` trials (all workers
-    counted); ``budget=run`` adds ``tune.n_trials``.
+    One trial at a time (``study.optimize(n_trials=1)``, so Optuna's heartbeat, stale-trial
+    checks and queued retries apply to each), until
+
+    - ``tune.budget=study``: the study holds ``tune.n_trials`` evaluations (finished,
+      not repeated trials; all workers counted); ``budget=run``: this run added as many;
+    - every point of a finite search space has been evaluated, or the sampler proposed only
+      evaluated points for many trials in a row (it has converged);
+    - ``tune.timeout`` seconds have passed (no new trial is started);
+    - as many of this run's trials failed as the budget (a broken setup does not loop).
+
+    See "Budget" in :mod:`segbench.tuning.study`.
     """
     tune, study = spec.tune, opened.study
     n_run = trials_to_run(study, tune.n_trials, tune.budget)
-    if tune.sampler == "grid" and study.sampler.is_exhausted(study):  # type: ignore[attr-defined]
-        n_run = 0
     log.info(
-        "study '%s' (%s): %d trial(s) present, running %d; objectives %s; space %s",
+        "study '%s' (%s): %d finished trial(s) present, running up to %d; objectives %s; space %s",
         opened.name,
         opened.where,
         counted_trials(study),
@@ -182,22 +219,36 @@ def optimise(opened: OpenedStudy, objective: TrialObjective, spec: StudySpec) ->
         ", ".join(o.label for o in objective.objectives),
         objective.space.describe(),
     )
-    progress = Progress(tune.progress, n_run, objective.objectives)
-    callbacks: list[Any] = [progress]
-    if tune.budget == "study":
-        callbacks.insert(0, StopAtTotal(tune.n_trials))
+    progress = Progress(tune.progress, tune.n_trials, objective.objectives, tune.budget)
     started = time.perf_counter()
+    repeat_limit = max(REPEAT_LIMIT, tune.n_trials)
+    why = ""
     try:
-        if n_run > 0:
-            study.optimize(
-                objective,
-                n_trials=n_run,
-                timeout=tune.timeout,
-                catch=(TrialError,),
-                callbacks=callbacks,
-            )
+        while True:
+            if tune.budget == "study" and counted_trials(study) >= tune.n_trials:
+                break
+            if tune.budget == "run" and progress.evaluated >= tune.n_trials:
+                break
+            if exhausted(study, objective.space):
+                why = "every point of the search space is evaluated"
+                break
+            if progress.repeats_in_row >= repeat_limit:
+                why = (
+                    f"the sampler proposed only evaluated points in the last "
+                    f"{progress.repeats_in_row} trials"
+                )
+                break
+            if tune.timeout is not None and time.perf_counter() - started >= tune.timeout:
+                why = f"tune.timeout={tune.timeout:g} s reached"
+                break
+            if progress.failed >= max(1, tune.n_trials):
+                why = f"{progress.failed} trial(s) of this run failed"
+                break
+            study.optimize(objective, n_trials=1, catch=(TrialError,), callbacks=[progress])
     finally:
         progress.close()
+    if why:
+        log.info("study '%s': stopped starting trials: %s", opened.name, why)
     return progress.done, time.perf_counter() - started
 
 
@@ -244,16 +295,22 @@ def select(
                 or t.state.name
             )
             for t in trials
-            if t.state in COUNTED
+            if t.state.is_finished()
         )
         detail = "; ".join(f"{n}× {r}" for r, n in reasons.most_common(3)) or "no trials ran"
         raise SegbenchError(
             f"no feasible trial in study '{study.study_name}' ({len(trials)} trials): {detail}. "
             "Widen the search space, raise tune.n_trials or tune.max_noise_fraction."
         )
+    by_number = {t.number: t for t in trials}
+
+    def original(trial: FrozenTrial) -> FrozenTrial:  # a repeat stands for the trial it repeats
+        return by_number.get(trial.user_attrs.get(reporting.REPEATS_ATTR, -1), trial)
+
     if len(objectives) == 1:
-        return study.best_trial, [study.best_trial]
-    front = study.best_trials
+        best = original(study.best_trial)
+        return best, [best]
+    front = list({t.number: t for t in map(original, study.best_trials)}.values())
     chosen = select_trial(front, objectives, select, None if weights is None else list(weights))
     return chosen, front
 
@@ -279,6 +336,7 @@ def summarise(
     notes (failed trials, refit differences)."""
     trials = opened.study.get_trials(deepcopy=False)
     states = Counter(reporting.trial_state(t) for t in trials)
+    repeats = sum(t.state in COUNTED and not counts(t) for t in trials)
     notes = dict(result.notes)
     if states.get("FAIL"):
         first = next(t for t in trials if reporting.trial_state(t) == "FAIL")
@@ -291,9 +349,14 @@ def summarise(
     metrics.update({f"best.{k}": float(v) for k, v in stored.items()})
     metrics.update(
         {
-            "tune.n_trials": float(sum(states[s] for s in states if s != "WAITING")),
-            "tune.n_complete": float(states.get("COMPLETE", 0)),
-            "tune.n_infeasible": float(states.get("INFEASIBLE", 0)),
+            "tune.n_trials": float(sum(counts(t) for t in trials)),
+            "tune.n_complete": float(
+                sum(counts(t) and t.state == TrialState.COMPLETE for t in trials)
+            ),
+            "tune.n_infeasible": float(
+                sum(counts(t) and t.state == TrialState.PRUNED for t in trials)
+            ),
+            "tune.n_repeats": float(repeats),
             "tune.n_failed": float(states.get("FAIL", 0)),
             "tune.n_running": float(states.get("RUNNING", 0)),
             "tune.n_trials_run": float(trials_run),
@@ -309,14 +372,16 @@ def summarise(
     if objective.space.covers_features:
         metrics["tune.feature_builds"] = float(objective.features.builds)
     log.info(
-        "study '%s': %d trials (%d complete, %d infeasible, %d failed); refit trial %d: %s",
+        "study '%s': %d evaluated trials (%d complete, %d infeasible), %d repeated an "
+        "evaluated point, %d failed; refit trial %d: %s",
         opened.name,
         metrics["tune.n_trials"],
-        states.get("COMPLETE", 0),
-        states.get("INFEASIBLE", 0),
+        metrics["tune.n_complete"],
+        metrics["tune.n_infeasible"],
+        repeats,
         states.get("FAIL", 0),
         result.best.number,
-        ", ".join(f"{k}={v}" for k, v in result.best.params.items()),
+        params_text(result.best.params),
     )
     return metrics, notes
 
@@ -332,7 +397,6 @@ def log_study(
     """The study's params, tags and artifacts on the job's run
     (see :mod:`segbench.tuning.reporting`)."""
     study, best, front = opened.study, result.best, result.front
-    run.params({f"best.{k}": v for k, v in best.params.items()})
     run.tags(
         {
             "segbench.tune.best_number": str(best.number),
@@ -360,6 +424,9 @@ def log_study(
     run.figure(reporting.history_figure(trials, objectives, title), "tune/optimization_history.png")
     if not skipped and len(importances):
         run.figure(reporting.importance_figure(importances, title), "tune/param_importances.png")
+    for kind in ("slice", "contour"):
+        for path, figure in reporting.optuna_figures(study, objectives, kind, title):
+            run.figure(figure, path)
     if len(objectives) > 1:
         run.figure(
             reporting.pareto_figure(trials, front, best, objectives, title), "tune/pareto_front.png"
@@ -386,8 +453,16 @@ def tune_segmentation(
     Trials are logged as child runs of ``run``; the study's artifacts on ``run``.
     """
     objectives, space = prepare(spec, data.n_customers)
+    check_data(
+        objectives,
+        data,
+        scorer.evaluation,
+        scorer.fairness,
+        build_estimator(spec.algo),
+    )
     verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress line instead
+    # our own line per trial instead of Optuna's (whose failed-trial lines carry tracebacks)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         metrics: dict[str, float] = {}
         names_checked = False  # objective names exist among the scored metrics?
@@ -406,6 +481,10 @@ def tune_segmentation(
             }
         )
         runs = TrialRuns(run, opened.name) if spec.tune.log_trials else None
+        stale = stale_callback(opened.study)
+        if stale is not None and runs is not None:
+            stale.close_run = runs.kill
+        fail_stale_trials(opened.study)  # trials of lost workers: failed, closed, queued again
         objective = TrialObjective(
             spec, scorer, data, features, pipeline, space, objectives, runs, names_checked
         )
@@ -416,7 +495,14 @@ def tune_segmentation(
         log_study(run, spec, opened, result, objectives, notes)
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return Tuned(result.segmentation, metrics, notes, result.features, result.pipeline)
+    return Tuned(
+        result.segmentation,
+        metrics,
+        notes,
+        result.features,
+        result.pipeline,
+        dict(result.best.params),
+    )
 
 
 def _baseline(
@@ -434,6 +520,6 @@ def _baseline(
         return {}, False
     metrics, _ = scorer(features, data, seg)
     if infeasibility(metrics, {}, [], 2, 1.0) is None:
-        check_available(objectives, metrics)
+        check_available(objectives, metrics)  # before any trial
         return metrics, True
     return metrics, False
