@@ -870,7 +870,7 @@ CLI_CASES: list[Case] = [
     Case(
         "cli_sweep_counts_a_job_refused_before_work",
         _toy("-m", "algo.n_clusters=3,abc"),
-        ("n_clusters", "'abc'", "sweep: 2 run(s), 1 failed"),
+        ("n_clusters", "'abc'", "sweep: 2 job(s), 1 FINISHED, 1 FAILED"),
         kind="cli",
         status=1,
         group="cli",

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_mlflow_tracking_uri() -> Iterator[None]:
+    """Each test starts with the environment's ``MLFLOW_TRACKING_URI`` and leaves it so: MLflow's
+    ``set_tracking_uri`` (called by a test, or by a library) writes that variable, and a
+    leftover value would send later tests' runs, and their subprocesses', to an old store."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @pytest.fixture(scope="session")

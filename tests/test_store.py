@@ -169,3 +169,16 @@ def test_the_tracking_uri_defaults_to_mlflow_tracking_uri(tmp_path, monkeypatch)
     assert TrackingSettings().uri == "sqlite:///mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://db/mlflow")
     assert TrackingSettings().uri == "postgresql://db/mlflow"
+
+
+def test_opening_a_store_leaves_the_users_mlflow_tracking_uri_alone(tmp_path, monkeypatch):
+    """MLflow 3's ``set_tracking_uri`` writes ``MLFLOW_TRACKING_URI``: a run's store must not
+    become the default of the next run or of a child process."""
+    from segbench.tracking.store import ensure_experiment
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    ensure_experiment(f"sqlite:///{tmp_path / 'a.db'}", "segbench")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.lab")
+    ensure_experiment(f"sqlite:///{tmp_path / 'b.db'}", "segbench")
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://mlflow.lab"

@@ -48,6 +48,7 @@ from segbench.datasets import load_dataset
 from segbench.errors import ConfigError, DataError, SegbenchError
 from segbench.serving.model import SegmentationModel
 from segbench.tracking.mlflow_run import resolve_uri, retry_locked
+from segbench.tracking.store import use_store
 
 log = logging.getLogger("segbench.assign")
 MODEL_TAG = "segbench.model_uri"
@@ -162,7 +163,6 @@ def assign(
     ``table``: ``customer_id, segment`` (and ``segment_name`` when known); ``info``: the model
     URI, the assignment method, counts and seconds.
     """
-    import mlflow
 
     if (run_id is None) == (model_uri is None):
         raise ConfigError("give exactly one of --run-id and --model-uri")
@@ -180,7 +180,7 @@ def assign(
                 f"--analysis-date {analysis_date!r}: expected a date written YYYY-MM-DD"
             ) from None
     store = tracking_uri(uri)
-    mlflow.set_tracking_uri(store)
+    use_store(store)
     if model_uri is None:
         model_uri = model_uri_of_run(str(run_id), store)
     tic = time.perf_counter()

@@ -27,6 +27,7 @@ One retry policy
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -248,16 +249,29 @@ def open_store(uri: str) -> Any:
         ) from None
 
 
+def use_store(uri: str) -> None:
+    """Point MLflow's fluent API at ``uri`` for this process without changing the user's
+    ``MLFLOW_TRACKING_URI``: MLflow 3's ``set_tracking_uri`` also writes that variable, which
+    would make the store of one run the default of the next (and of every child process)."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 def ensure_experiment(uri: str, name: str) -> str:
     """Open the store at ``uri`` (its schema created under the creation lock if new) and get
     or create experiment ``name``, once per process; returns the experiment id.
 
     With a SQLite store the artifacts go to ``mlruns/<experiment>`` beside the database file.
     """
-    import mlflow
 
     uri = resolve_uri(uri)
-    mlflow.set_tracking_uri(uri)
+    use_store(uri)
     key = (uri, name)
     if key in _EXPERIMENTS:
         return _EXPERIMENTS[key]
