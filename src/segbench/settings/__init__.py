@@ -7,8 +7,8 @@ key, the value and what is expected (:func:`~segbench.settings.base.settings_err
 
 Modules: :mod:`.base` (base classes, error formatting), one module per section
 (:mod:`.evaluation`, :mod:`.fairness`, :mod:`.privacy`, :mod:`.analysis`, :mod:`.tune`,
-:mod:`.tracking`, :mod:`.protocol`, :mod:`.components`), :mod:`.run` (the root), :mod:`.identity` (which
-settings define what a run computes).
+:mod:`.tracking`, :mod:`.protocol`, :mod:`.components`), :mod:`.run` (the root),
+:mod:`.identity` (which settings define what a run computes).
 """
 
 from segbench.settings.analysis import AnalysisSettings
