@@ -162,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"`python -m segbench.leaderboard {shlex.join(argv)}`."
         )
         from segbench.leaderboard import protocol
+        from segbench.leaderboard.stats import Comparison
 
         groups, selection = protocol.split(runs)
         if not groups:  # not a protocol study: one board
@@ -187,7 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     (
                         condition,
                         headline(board),
-                        comparison_text(board.comparison),
+                        comparison_text(board.comparison)
+                        if isinstance(board.comparison, Comparison)
+                        else "",
                         board.protocol,
                     )
                 )

@@ -89,8 +89,8 @@ def _seeds(runs: pd.DataFrame) -> str:
 def _one(runs: pd.DataFrame, column: str, default: object = None) -> str:
     values = _values(runs, column)
     if not values:
-        return "unknown" if default is None else str(default)
-    return " / ".join(values)
+        values = ["unknown" if default is None else str(default)]
+    return " / ".join(re.sub(r"[\[\]']", "", v) for v in values)
 
 
 def search_spaces(runs: pd.DataFrame) -> dict[str, str]:
@@ -138,7 +138,9 @@ def describe(condition: str, runs: pd.DataFrame, select: pd.DataFrame) -> list[s
         f"- selection: an Optuna study per cell × algorithm at seed(s) {_seeds(select)}, the same "
         f"budget for every algorithm: **{budget} trials** (`tune.n_trials`; a finite search "
         "space stops once every point is evaluated); sampler "
-        f"`{_one(source, 'params.tune.sampler', defaults.sampler)}` seeded; criterion "
+        f"`{_one(source, 'params.tune.sampler', defaults.sampler)}` seeded "
+        f"(options `{_one(source, 'params.tune.sampler_options.n_startup_trials', 'default')}` "
+        "random start-up trials); criterion "
         f"`{_one(source, 'params.tune.objectives', defaults.objectives)}` for every algorithm (an "
         "internal index, never ARI); a trial with fewer than "
         f"{_one(source, 'params.tune.min_segments', defaults.min_segments)} segments or more "
@@ -242,7 +244,8 @@ def index_markdown(
     source: str = "",
 ) -> str:
     """The study's index page: the protocol, then per condition (name, headline lines, the
-    test across cells, protocol lines) and a link to its board, then the selection table."""
+    test across cells in full — empty when there was none —, protocol lines) and a link to
+    its board, then the selection table."""
     parts = [f"# {title}", ""]
     if source:
         parts += [source, ""]
@@ -254,12 +257,17 @@ def index_markdown(
         "",
     ]
     for condition, headline, comparison, protocol in boards:
+        diagram = (
+            f" · critical-difference diagram [{condition}/cd_diagram.png]"
+            f"({condition}/cd_diagram.png)"
+            if comparison
+            else ""
+        )
         parts += [
             f"## Condition `{condition}`",
             "",
             f"Board: [{condition}/leaderboard.md]({condition}/leaderboard.md) · "
-            f"[{condition}/leaderboard.html]({condition}/leaderboard.html) · "
-            f"critical-difference diagram [{condition}/cd_diagram.png]({condition}/cd_diagram.png)",
+            f"[{condition}/leaderboard.html]({condition}/leaderboard.html){diagram}",
             "",
             "Protocol:",
             "",
