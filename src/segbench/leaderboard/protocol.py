@@ -189,7 +189,7 @@ def selection_table(select: pd.DataFrame) -> pd.DataFrame:
         objective = str(run.get("params.tune.objectives", "") or "")
         metric = re.sub(r"[\[\]'\s]", "", objective).split(",")[0].split(":")[0]
         chosen = [
-            f"{p.removeprefix('algo.')}={run.get('params.' + p)}"
+            f"{p.removeprefix('algo.')}={_value(run.get('params.' + p))}"
             for p in paths
             if pd.notna(run.get(f"params.{p}")) and pd.notna(run.get(f"params.baseline.{p}"))
         ]
@@ -206,7 +206,7 @@ def selection_table(select: pd.DataFrame) -> pd.DataFrame:
                 "criterion": (
                     f"{metric} {_num(best)} (defaults {_num(base)})"
                     if run.get("status") == "FINISHED"
-                    else f"{run.get('status')}: {str(run.get('error') or '')[:120]}"
+                    else f"{run.get('status')}: {str(run.get('error') or '')[:160]}"
                 ),
                 "trials": (
                     f"{_int(trials)} complete, {_int(infeasible)} infeasible"
@@ -220,6 +220,17 @@ def selection_table(select: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "features", "algorithm"], kind="stable").reset_index(
         drop=True
     )
+
+
+def _value(text: object) -> str:
+    """A param as logged, a float to 4 significant digits (``eps=1.812``)."""
+    value = str(text)
+    if "." in value:
+        try:
+            return f"{float(value):.4g}"
+        except ValueError:
+            pass
+    return value
 
 
 def _num(value: object) -> str:
