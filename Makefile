@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 RAY_VENV ?= .venv-ray
 
-.PHONY: install run test lint bench ray-env
+.PHONY: install run test lint bench ray-env benchmark fcps-peer
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,16 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# The reference study (conf/experiment/benchmark.yaml): the selection stage first (it stores
+# the Optuna studies the `tuned` condition reads), then both conditions over seeds 1-5, then
+# the leaderboard; two jobs at a time
+BENCH_JOBS ?= 2
+benchmark: install
+	$(BIN)/python -m segbench experiment=benchmark_select hydra/launcher=joblib hydra.launcher.n_jobs=$(BENCH_JOBS)
+	$(BIN)/python -m segbench experiment=benchmark hydra/launcher=joblib hydra.launcher.n_jobs=$(BENCH_JOBS)
+	$(BIN)/python -m segbench.leaderboard --study benchmark --out results/benchmark
+
+# FCPS peer validation: segbench beside the published partitions (results/fcps_peer/)
+fcps-peer: install
+	$(BIN)/python -m segbench.peer --out results/fcps_peer

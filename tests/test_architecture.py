@@ -27,6 +27,7 @@ ENTRY_POINTS = {
     "assign",
     "export",
     "stale",
+    "peer",
 }
 
 

@@ -29,18 +29,33 @@ def sweep_grid(preset: str) -> dict[str, list[str]]:
     parsed = OverridesParser.create().parse_overrides(
         [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
     )
-    return {o.key_or_group: list(o.sweep_string_iterator()) for o in parsed}
+    return {
+        o.key_or_group: list(o.sweep_string_iterator())
+        if o.is_sweep_override()
+        else [str(o.value())]
+        for o in parsed
+    }
 
 
 def test_presets_and_cells_are_plain_config_groups():
     names = {p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")}
-    assert {"quick", "benchmark", "online_retail_rfm_kmeans"} <= names
+    assert {
+        "quick",
+        "benchmark",
+        "benchmark_select",
+        "online_retail_rfm_kmeans",
+        "fcps_peer",
+    } <= names
     assert len(list((CONFIG_DIR / "cell").glob("*.yaml"))) == 13
 
 
-@pytest.mark.parametrize("preset", ["quick", "benchmark", "online_retail_rfm_kmeans"])
+@pytest.mark.parametrize(
+    "preset", ["quick", "benchmark", "benchmark_select", "online_retail_rfm_kmeans"]
+)
 def test_every_preset_resolves_to_valid_settings(preset):
-    assert settings([f"experiment={preset}"]).study == preset
+    # benchmark_select is the selection stage of the study `benchmark`
+    study = "benchmark" if preset == "benchmark_select" else preset
+    assert settings([f"experiment={preset}"]).study == study
 
 
 def test_the_lean_block_is_written_once_and_switches_the_extras_off():
@@ -68,20 +83,25 @@ def test_quick_preset_composes_and_is_a_small_sweep():
     assert compose_config(["experiment=quick", "algo=gmm"]).algo.name == "gmm"
 
 
-def test_benchmark_covers_every_dataset_algorithm_and_several_seeds():
+def test_benchmark_is_the_protocol_grid_of_both_conditions_over_five_seeds():
+    """The reference study (conf/experiment/benchmark.yaml): its cells × six algorithms ×
+    the conditions defaults and tuned × seeds 1-5; benchmark_select: the same cells and
+    algorithms at seed 0 in the select condition."""
     grid = sweep_grid("benchmark")
-    assert sorted(grid["algo"]) == ALGORITHMS
-    assert len(grid["seed"]) >= 3
+    assert sorted(grid["algo"]) == sorted(set(ALGORITHMS) - {"fair_kmeans"})
+    assert grid["seed"] == ["1", "2", "3", "4", "5"]
+    assert grid["condition"] == ["defaults", "tuned"]
     cells = grid["cell"]
-    datasets = {c.split("__")[0] for c in cells}
-    assert datasets == {
+    assert {c.split("__")[0] for c in cells} == {
         "synthetic",
         "online_retail",
         "marketing_campaign",
         "mall_customers",
-        "clothing_reviews",
     }
-    assert len(cells) * len(grid["algo"]) * len(grid["seed"]) == 273
+    assert len(cells) * len(grid["algo"]) * 2 * 5 == 300
+    select = sweep_grid("benchmark_select")
+    assert select["cell"] == cells and select["algo"] == grid["algo"]
+    assert select["condition"] == ["select"] and select["seed"] == ["0"]
     for cell in cells:
         dataset, features = cell.split("__")
         cfg = compose_config(["experiment=benchmark", f"+cell={cell}"])

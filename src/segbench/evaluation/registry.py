@@ -59,6 +59,7 @@ METRICS: tuple[MetricDef, ...] = (
     _m("silhouette", "max", "internal", -1, 1, "mean silhouette (sampled above a size)"),
     _m("davies_bouldin", "min", "internal", 0, INF, "Davies–Bouldin index"),
     _m("calinski_harabasz", "max", "internal", 0, INF, "Calinski–Harabasz index"),
+    _m("silhouette_all", "max", "internal", -1, 1, "silhouette × coverage: noise counts 0"),
     _m("silhouette_sample_size", None, "context", 0, INF, "customers in the silhouette"),
     # density-based validity, density methods only (segbench.evaluation.dbcv)
     _m("dbcv", "max", "internal", -1, 1, "density-based clustering validation (DBCV)"),

@@ -24,8 +24,12 @@ Usage::
 ``--alpha``         significance level of the test across cells (default 0.05)
 ``--keep-superseded`` keep every finished run, also those a later rerun replaced
 
-Writes ``leaderboard.md``, ``leaderboard.html`` and ``leaderboard.csv`` into the output folder
-and prints the headline. Exit status 2 (and one paragraph, no traceback) when the store
+Writes ``leaderboard.md``, ``leaderboard.html``, ``leaderboard.csv`` (and ``cd_diagram.png``)
+into the output folder and prints the headline. A protocol study (runs with
+``protocol.condition``, :mod:`segbench.leaderboard.protocol`) gets one board per condition in
+``<out>/<condition>/``, never two conditions in one table, and an index ``<out>/leaderboard.md``
+with the protocol and the selected configurations (``<out>/selection.csv``). Exit status 2
+(and one paragraph, no traceback) when the store
 cannot be read, nothing matches or an option is wrong.
 
 Example (the committed reference result)::
@@ -42,6 +46,7 @@ import re
 import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from segbench.errors import ConfigError, SegbenchError
 
@@ -138,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tags = _tags(args.tag)
         _check_metrics(args.select, args.quality)
         from segbench.leaderboard.aggregate import build_leaderboard
-        from segbench.leaderboard.markdown import headline
+        from segbench.leaderboard.markdown import comparison_text, headline
         from segbench.leaderboard.store import load_runs
         from segbench.leaderboard.write import write_leaderboard
 
@@ -151,32 +156,93 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         name = args.study or (args.experiment[0] if args.experiment else "leaderboard")
         title = args.title or f"segbench leaderboard: {name}"
-        board = build_leaderboard(
-            runs,
-            select=args.select,
-            superseded=superseded,
-            title=title,
-            max_noise=args.max_noise,
-            alpha=args.alpha,
-        )
         out = args.out or os.path.join("results", name)
         source = (
             "Built from the MLflow tracking store by "
             f"`python -m segbench.leaderboard {shlex.join(argv)}`."
         )
-        paths = write_leaderboard(board, out, source=source, quality=args.quality)
+        from segbench.leaderboard import protocol
+        from segbench.leaderboard.stats import Comparison
+
+        groups, selection = protocol.split(runs)
+        if not groups:  # not a protocol study: one board
+            groups = {"": runs}
+        written = []
+        sections = []
+        for condition, group in groups.items():
+            board = build_leaderboard(
+                group,
+                select=args.select,
+                superseded=_same_condition(superseded, condition),
+                title=f"{title} · condition {condition}" if condition else title,
+                max_noise=args.max_noise,
+                alpha=args.alpha,
+            )
+            if condition:
+                board.protocol = protocol.describe(condition, group, selection)
+            folder = os.path.join(out, condition) if condition else out
+            paths = write_leaderboard(board, folder, source=source, quality=args.quality)
+            written.append((condition, board, paths))
+            if condition:
+                sections.append(
+                    (
+                        condition,
+                        headline(board),
+                        comparison_text(board.comparison)
+                        if isinstance(board.comparison, Comparison)
+                        else "",
+                        board.protocol,
+                    )
+                )
+        if sections:
+            written.append(("", None, _write_index(out, title, sections, selection, source)))
     except SegbenchError as err:
         print(f"segbench.leaderboard: error: {err}", file=sys.stderr)
         return 2
-    print(
-        f"{board.title}: {len(runs) + len(superseded)} job runs, {len(board.cells)} tables, "
-        f"{len(board.failed)} not finished, {len(superseded)} superseded"
-    )
-    for line in headline(board):
-        print(re.sub(r"\*\*|`", "", line))
-    for path in paths.values():
-        print(f"wrote {path}")
+    for _condition, board, paths in written:
+        if board is not None:
+            print(
+                f"{board.title}: {len(board.runs) + len(board.superseded)} job runs, "
+                f"{len(board.cells)} tables, {len(board.failed)} not finished, "
+                f"{len(board.superseded)} superseded"
+            )
+            for line in headline(board):
+                print(re.sub(r"\*\*|`", "", line))
+        for path in paths.values():
+            print(f"wrote {path}")
     return 0
+
+
+def _same_condition(frame: Any, condition: str) -> Any:
+    """The rows of ``frame`` of one protocol condition (all of them outside a protocol)."""
+    from segbench.leaderboard.protocol import COLUMN
+
+    if not condition or COLUMN not in frame:
+        return frame
+    return frame[(frame[COLUMN].astype("string") == condition).fillna(False).to_numpy()]
+
+
+def _write_index(
+    out: str, title: str, sections: list, selection: Any, source: str
+) -> dict[str, str]:
+    """A protocol study's ``leaderboard.md`` (the index) and ``selection.csv``."""
+    from segbench.leaderboard.protocol import index_markdown, selection_table
+
+    table = selection_table(selection)
+    paths = {
+        "leaderboard.md": os.path.join(out, "leaderboard.md"),
+        "selection.csv": os.path.join(out, "selection.csv"),
+    }
+    try:
+        with open(paths["leaderboard.md"], "w", encoding="utf-8") as fh:
+            fh.write(index_markdown(title, sections, table, source))
+        table.to_csv(paths["selection.csv"], index=False)
+    except OSError as err:
+        raise ConfigError(
+            f"--out {out}: expected a folder the leaderboard can write into; found "
+            f"{err.strerror or err}."
+        ) from None
+    return paths
 
 
 if __name__ == "__main__":

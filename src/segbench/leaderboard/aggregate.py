@@ -226,6 +226,9 @@ class Leaderboard:
     max_noise: float = MAX_NOISE
     comparison: Comparison | str | None = None
     notes: list[str] = field(default_factory=list)
+    #: Markdown lines saying the protocol of a protocol study's condition
+    #: (:func:`segbench.leaderboard.protocol.describe`), shown under the provenance
+    protocol: list[str] = field(default_factory=list)
 
     @property
     def tables(self) -> dict[tuple[str, str], pd.DataFrame]:

@@ -410,7 +410,7 @@ def provenance(board: Leaderboard) -> list[str]:
     protocol = _distinct(runs, "tags.segbench.protocol")
     if protocol != "unknown":
         lines.append(f"- protocol: {protocol}")
-    return lines
+    return lines + list(board.protocol)
 
 
 def summary(board: Leaderboard) -> str:

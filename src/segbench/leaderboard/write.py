@@ -8,8 +8,10 @@ import pandas as pd
 
 from segbench.errors import ConfigError
 from segbench.leaderboard.aggregate import Leaderboard
+from segbench.leaderboard.charts import critical_difference
 from segbench.leaderboard.html import render_html
 from segbench.leaderboard.markdown import render_markdown
+from segbench.leaderboard.stats import Comparison
 from segbench.leaderboard.store import runs_frame
 
 FILES = ("leaderboard.md", "leaderboard.html", "leaderboard.csv")
@@ -23,7 +25,8 @@ def write_leaderboard(
     The CSV has one row per job run (results, runs that did not finish and superseded runs,
     told apart by ``outcome``) with every param, metric and ``segbench.*`` tag; read it back
     with :func:`segbench.leaderboard.read_runs_csv`. Raises :class:`ConfigError` when the
-    folder cannot be written.
+    folder cannot be written. With a test across cells, its critical-difference diagram is
+    also written, as ``cd_diagram.png``.
     """
     out = Path(out_dir)
     paths = {name: out / name for name in FILES}
@@ -38,6 +41,9 @@ def write_leaderboard(
         paths["leaderboard.md"].write_text(markdown, encoding="utf-8")
         paths["leaderboard.html"].write_text(page, encoding="utf-8")
         every.to_csv(paths["leaderboard.csv"], index=False)
+        if isinstance(board.comparison, Comparison):
+            paths["cd_diagram.png"] = out / "cd_diagram.png"
+            critical_difference(board.comparison).savefig(paths["cd_diagram.png"], dpi=100)
     except OSError as err:
         raise ConfigError(
             f"--out {out}: expected a folder the leaderboard can write into; found "

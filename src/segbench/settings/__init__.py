@@ -7,8 +7,8 @@ key, the value and what is expected (:func:`~segbench.settings.base.settings_err
 
 Modules: :mod:`.base` (base classes, error formatting), one module per section
 (:mod:`.evaluation`, :mod:`.fairness`, :mod:`.privacy`, :mod:`.analysis`, :mod:`.tune`,
-:mod:`.tracking`, :mod:`.components`), :mod:`.run` (the root), :mod:`.identity` (which
-settings define what a run computes).
+:mod:`.tracking`, :mod:`.protocol`, :mod:`.components`), :mod:`.run` (the root),
+:mod:`.identity` (which settings define what a run computes).
 """
 
 from segbench.settings.analysis import AnalysisSettings
@@ -21,6 +21,7 @@ from segbench.settings.components import (
 from segbench.settings.evaluation import EvaluationSettings, StabilitySettings
 from segbench.settings.fairness import FairnessSettings
 from segbench.settings.privacy import PrivacySettings
+from segbench.settings.protocol import ProtocolSettings
 from segbench.settings.run import RunSettings, schema_defaults
 from segbench.settings.tracking import TrackingSettings
 from segbench.settings.tune import TuneSettings
@@ -34,6 +35,7 @@ __all__ = [
     "FairnessSettings",
     "PreprocessSettings",
     "PrivacySettings",
+    "ProtocolSettings",
     "RunSettings",
     "StabilitySettings",
     "TrackingSettings",

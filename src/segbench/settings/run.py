@@ -22,6 +22,7 @@ from segbench.settings.components import (
 from segbench.settings.evaluation import EvaluationSettings
 from segbench.settings.fairness import FairnessSettings
 from segbench.settings.privacy import PrivacySettings
+from segbench.settings.protocol import ProtocolSettings
 from segbench.settings.tracking import TrackingSettings
 from segbench.settings.tune import TuneSettings
 
@@ -53,6 +54,7 @@ class RunSettings(Section):
     privacy: PrivacySettings = PrivacySettings()
     analysis: AnalysisSettings = AnalysisSettings()
     tune: TuneSettings = TuneSettings()
+    protocol: ProtocolSettings = ProtocolSettings()
 
     @property
     def blocks_used(self) -> list[str]:
@@ -66,7 +68,16 @@ class RunSettings(Section):
 
 
 #: Sections whose defaults live here (the components have no defaults: a YAML file chooses).
-SECTIONS = ("preprocess", "tracking", "evaluation", "fairness", "privacy", "analysis", "tune")
+SECTIONS = (
+    "preprocess",
+    "tracking",
+    "evaluation",
+    "fairness",
+    "privacy",
+    "analysis",
+    "tune",
+    "protocol",
+)
 
 
 def schema_defaults() -> dict[str, Any]:
