@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
@@ -147,10 +147,12 @@ def check_size(algo: AlgoSettings | Mapping[str, Any], n_customers: int) -> None
     limit = algo.max_customers
     if limit is not None and n_customers > limit:
         raise DataError(
-            f"algorithm '{algo.name}' needs O(n²) memory and time and is limited to {limit} "
-            f"customers; this dataset has {n_customers}. Use algo=minibatch_kmeans, algo=gmm "
-            f"or algo=hdbscan, sample the data, or raise algo.max_customers={n_customers} "
-            "if you have the memory."
+            f"algorithm '{algo.name}' costs O(n²) time or memory in customers and fits at most "
+            f"{limit} customers (algo.max_customers); this dataset has {n_customers}. Fit it "
+            f"on a seeded sample and assign the other customers with algo.subsample={limit} "
+            "(the subsample-then-assign mode: README, 'Performance'), or use algo=kmeans, "
+            "algo=minibatch_kmeans or algo=gmm, which fit every customer in linear time; raise "
+            f"algo.max_customers={n_customers} only if you have the time and memory."
         )
     for key in K_PARAMS:
         k = algo.params.get(key)
@@ -172,11 +174,15 @@ def fit_labels(estimator: Any, X: np.ndarray, **fit_params: Any) -> np.ndarray:
 
 @dataclass
 class Segmentation:
-    """A fitted segmentation: the estimator, its labels (``-1`` = noise), the fit time."""
+    """A fitted segmentation: the estimator, its labels (``-1`` = noise), the fit time, and
+    what the way it was fitted adds to the run's metrics and notes (the subsample-then-assign
+    mode's ``subsample.*``, :mod:`segbench.serving.subsample`)."""
 
     estimator: Any
     labels: np.ndarray
     fit_seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def fit_segmentation(
