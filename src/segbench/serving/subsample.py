@@ -32,12 +32,12 @@ Example
 -------
 >>> from sklearn.cluster import AgglomerativeClustering
 >>> from sklearn.datasets import make_blobs
->>> X, _ = make_blobs(3000, centers=3, random_state=0)
+>>> X, _ = make_blobs(3000, centers=3, cluster_std=0.6, random_state=1)
 >>> model = SubsampleAssign(AgglomerativeClustering(3), sample_size=500, seed=0).fit(X)
 >>> len(model.labels_), model.method_, model.metrics_["subsample.size"]
 (3000, 'surrogate_knn', 500.0)
->>> model.metrics_["subsample.agreement"] > 0.95
-True
+>>> model.metrics_["subsample.agreement"]
+1.0
 """
 
 from __future__ import annotations
