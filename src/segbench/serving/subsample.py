@@ -49,13 +49,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, clone
 
-from segbench.algorithms import (
-    Segmentation,
-    build_estimator,
-    fit_labels,
-    fit_segmentation,
-    sensitive_fit_params,
-)
+from segbench import algorithms
+from segbench.algorithms import Segmentation, build_estimator, fit_labels, sensitive_fit_params
 from segbench.data.sampling import sample_rows
 from segbench.serving.assignment import assigner_for, holdout_agreement
 from segbench.settings import AlgoSettings
@@ -192,7 +187,7 @@ def fit_segmentation(
     algo = coerce(AlgoSettings, algo, "algo")
     size = algo.subsample
     if size is None or len(X) <= size:
-        return fit_segmentation(algo, X, sensitive)
+        return algorithms.fit_segmentation(algo, X, sensitive)
     template = build_estimator(algo, size)  # the guards, at the size actually fitted
     model = SubsampleAssign(template, sample_size=size, seed=seed)
     fit_params = sensitive_fit_params(template, sensitive, algo.name)
