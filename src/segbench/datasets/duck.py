@@ -85,17 +85,32 @@ def _source(path: Path, sep: str | None, encoding: str) -> str:
     return f"read_csv('{text}', {', '.join(options)})"
 
 
-def _text(column: str, kind: str) -> str:
-    """A column as stripped text (``NULL`` when empty); an integral number without ``.0``."""
+_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+            "UINTEGER", "UBIGINT", "DOUBLE", "FLOAT")
+
+
+def _is_number(kind: str) -> bool:
+    return kind in _NUMBERS or kind.startswith("DECIMAL")
+
+
+def _key(column: str, kind: str) -> str:
+    """A column as a grouping key: a number as it is (text only at the end, :func:`_as_text`),
+    anything else as stripped text, ``NULL`` when empty."""
     col = _quote(column)
+    if _is_number(kind):
+        return col
+    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+
+
+def _as_text(expression: str, kind: str) -> str:
+    """A key as the text the pandas path gives: an integral number without ``.0``."""
     if kind in ("DOUBLE", "FLOAT") or kind.startswith("DECIMAL"):
-        value = (
-            f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
-            f"ELSE CAST({col} AS VARCHAR) END"
+        return (
+            f"CASE WHEN {expression} = trunc({expression}) "
+            f"THEN CAST(CAST({expression} AS HUGEINT) AS VARCHAR) "
+            f"ELSE CAST({expression} AS VARCHAR) END"
         )
-    else:
-        value = f"trim(CAST({col} AS VARCHAR))"
-    return f"NULLIF({value}, '')"
+    return f"CAST({expression} AS VARCHAR)"
 
 
 def _number(column: str | None, kind: str | None) -> str | None:
@@ -199,12 +214,12 @@ def _aggregate(
     if price is None:  # as the pandas path: unit price = amount / quantity
         price = f"({amount}) / NULLIF({quantity}, 0)"
     invoice = (
-        _text(mapping["invoice_id"], kinds[mapping["invoice_id"]])
+        _key(mapping["invoice_id"], kinds[mapping["invoice_id"]])
         if "invoice_id" in mapping
         else None
     )
     lines = [
-        f"{_text(customer_id, kinds[customer_id])} AS cid",
+        f"{_key(customer_id, kinds[customer_id])} AS cid",
         f"{_timestamp(mapping['timestamp'], kinds[mapping['timestamp']], timestamp_format)} AS ts",
         f"{quantity} AS quantity",
         f"{price} AS price",
@@ -217,22 +232,31 @@ def _aggregate(
     con.execute(
         f"CREATE TEMP VIEW lines AS SELECT {', '.join(lines)} FROM ({base}) AS raw"
     )
-    checks = [
-        "count(*) AS raw_rows",
-        "count(DISTINCT cid) AS raw_customers",
-        "count(*) FILTER (WHERE cid IS NOT NULL) AS with_customer",
-        "count(DISTINCT cid) FILTER (WHERE cid IS NOT NULL AND ts IS NOT NULL) AS c_ts",
-        "count(*) FILTER (WHERE cid IS NOT NULL AND ts IS NOT NULL) AS with_ts",
-        "count(*) FILTER (WHERE cid IS NOT NULL AND ts IS NOT NULL AND quantity IS NOT NULL "
-        "AND price IS NOT NULL AND NOT isnan(quantity * price)) AS with_amount",
-        "count(DISTINCT cid) FILTER (WHERE cid IS NOT NULL AND ts IS NOT NULL AND quantity "
-        "IS NOT NULL AND price IS NOT NULL AND NOT isnan(quantity * price)) AS c_amount",
-        "count(*) FILTER (WHERE isinf(quantity) OR isinf(price)) AS infinite",
-        "max(ts) FILTER (WHERE cid IS NOT NULL) AS last_ts",
-    ]
-    counts = con.execute(f"SELECT {', '.join(checks)} FROM lines").fetchone()
-    raw_rows, raw_customers, with_customer, c_ts, with_ts, with_amount, c_amount = counts[:7]
-    infinite, last_ts = counts[7], counts[8]
+    ok_ts = "ts IS NOT NULL"
+    ok_amount = f"{ok_ts} AND quantity IS NOT NULL AND price IS NOT NULL AND NOT isnan(quantity * price)"
+    ok_positive = f"{ok_amount} AND quantity > 0 AND price > 0"
+    # one pass over the file: per customer id (NULL included), the lines each step keeps
+    con.execute(
+        f"""CREATE TEMP TABLE kept AS SELECT cid, count(*) AS n,
+            count(*) FILTER (WHERE {ok_ts}) AS n_ts,
+            count(*) FILTER (WHERE {ok_amount}) AS n_amount,
+            count(*) FILTER (WHERE {ok_positive}) AS n_positive,
+            count(*) FILTER (WHERE isinf(quantity) OR isinf(price)) AS n_infinite,
+            max(ts) AS last_ts
+        FROM lines GROUP BY cid"""
+    )
+    counts = con.execute(
+        """SELECT sum(n), count(cid), sum(n) FILTER (WHERE cid IS NOT NULL),
+            sum(n_ts) FILTER (WHERE cid IS NOT NULL), count(cid) FILTER (WHERE n_ts > 0),
+            sum(n_amount) FILTER (WHERE cid IS NOT NULL), count(cid) FILTER (WHERE n_amount > 0),
+            sum(n_positive) FILTER (WHERE cid IS NOT NULL),
+            count(cid) FILTER (WHERE n_positive > 0),
+            sum(n_infinite), max(last_ts) FILTER (WHERE cid IS NOT NULL)
+        FROM kept"""
+    ).fetchone()
+    raw_rows, raw_customers, with_customer, with_ts, c_ts = (int(v or 0) for v in counts[:5])
+    with_amount, c_amount, positive, c_positive, infinite = (int(v or 0) for v in counts[5:10])
+    last_ts = counts[10]
     if infinite:
         raise DataError(
             f"{path}: the quantity/unit_price/amount columns hold infinite values (inf or -inf) "
@@ -244,30 +268,21 @@ def _aggregate(
             f"{path}: column {mapping['timestamp']!r} (mapped to timestamp) holds no readable "
             f"dates in its {with_customer} rows; set timestamp_format (e.g. '%d/%m/%Y')"
         )
-    c_customer = con.execute(
-        "SELECT count(DISTINCT cid) FROM lines WHERE cid IS NOT NULL"
-    ).fetchone()[0]
     steps = []
     if drop_duplicates:  # the lines view holds the distinct rows of the file
         file_rows = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
         steps.append(_step("drop_exact_duplicates", file_rows, raw_rows, raw_customers))
     steps += [
-        _step("drop_missing_customer", raw_rows, with_customer, c_customer),
+        _step("drop_missing_customer", raw_rows, with_customer, raw_customers),
         _step("drop_bad_timestamp", with_customer, with_ts, c_ts),
         _step("drop_missing_amount", with_ts, with_amount, c_amount),
     ]
-    keep = (
-        "cid IS NOT NULL AND ts IS NOT NULL AND quantity IS NOT NULL AND price IS NOT NULL "
-        "AND NOT isnan(quantity * price)"
-    )
+    keep = f"cid IS NOT NULL AND {ok_amount}"
     if drop_non_positive:
-        positive = con.execute(
-            f"SELECT count(*), count(DISTINCT cid) FROM lines WHERE {keep} "
-            "AND quantity > 0 AND price > 0"
-        ).fetchone()
-        steps.append(_step("drop_non_positive", with_amount, positive[0], positive[1]))
-        keep += " AND quantity > 0 AND price > 0"
-    if with_amount == 0:
+        steps.append(_step("drop_non_positive", with_amount, positive, c_positive))
+        keep = f"cid IS NOT NULL AND {ok_positive}"
+    left = positive if drop_non_positive else with_amount
+    if left == 0:
         raise DataError(
             f"{path}: no rows left after cleaning (steps: "
             + "; ".join(f"{s['step']} dropped {s['dropped']}" for s in steps)
@@ -282,16 +297,16 @@ def _aggregate(
             FROM lines WHERE {keep}
             GROUP BY cid, {invoice_key}
         )
-        SELECT cid AS customer_id,
+        SELECT {_as_text("cid", kinds[customer_id])} AS customer_id,
                (epoch_ns(TIMESTAMP_NS '{pd.Timestamp(when).isoformat()}')
                 - epoch_ns(max(ts))) / {NS_PER_DAY}.0 AS recency,
                CAST(count(*) AS DOUBLE) AS frequency,
                CAST(sum(amount) AS DOUBLE) AS monetary
-        FROM invoices GROUP BY cid ORDER BY cid
+        FROM invoices GROUP BY cid
     """
     table = con.execute(query).df()
     table["customer_id"] = table["customer_id"].astype("str")
-    table = table.set_index("customer_id")
+    table = table.set_index("customer_id").sort_index()
     rows = steps[0]["rows_before"]
     return Aggregated(table, steps, pd.Timestamp(when), int(rows), int(raw_customers))
 
