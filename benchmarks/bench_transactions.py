@@ -163,7 +163,9 @@ def main() -> None:
             generate(path, args.lines, args.chunk)
         made = time.perf_counter() - tic
         size = path.stat().st_size / 1e9
-        print(f"generated {args.lines:,} lines ({size:.2f} GB of Parquet) in {made:.1f} s", flush=True)
+        print(
+            f"generated {args.lines:,} lines ({size:.2f} GB of Parquet) in {made:.1f} s", flush=True
+        )
         duck = timed(SEGBENCH.format(path=path))
         print(f"{args.lines:,} lines: duckdb {duck[0]:.1f} s, {duck[1]:.2f} GB", flush=True)
         rows.append(row(f"generate {args.lines:,} lines (Parquet)", made, None, "s", "—"))

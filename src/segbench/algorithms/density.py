@@ -276,7 +276,6 @@ class DBSCAN(_Resolving):
         self.components_ = estimator.components_
         return self
 
-
     def _check_neighbourhoods(self, X: np.ndarray, eps: float) -> None:
         """Refuse, before the fit, an ``eps`` whose neighbourhoods would not fit in memory:
         DBSCAN lists every point's neighbours within ``eps`` at once, so a radius that spans

@@ -285,7 +285,7 @@ def ctfidf_terms(
     text_terms = text_terms.astype(np.float64).tocsr()
     present = text_terms.copy()
     present.data[:] = 1.0
-    n_customers = int(len(np.unique(customer)))
+    n_customers = len(np.unique(customer))
     min_df = min(min_customers, n_customers)
     uses = sparse.csr_matrix(
         (np.ones(len(customer)), (customer, text_code)), shape=(len(index), n_texts)

@@ -48,6 +48,7 @@ import pandas as pd
 
 from segbench.errors import DataError
 
+
 @dataclass
 class Aggregated:
     """What :func:`aggregate_rfm` gives: the per-customer table (indexed by ``customer_id``,
@@ -85,8 +86,19 @@ def _source(path: Path, sep: str | None, encoding: str) -> str:
     return f"read_csv('{text}', {', '.join(options)})"
 
 
-_NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-            "UINTEGER", "UBIGINT", "DOUBLE", "FLOAT")
+_NUMBERS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "DOUBLE",
+    "FLOAT",
+)
 
 
 def _is_number(kind: str) -> bool:
@@ -197,7 +209,9 @@ def _aggregate(
     import duckdb
 
     try:
-        kinds = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        kinds = {
+            row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        }
     except duckdb.Error as err:
         raise DataError(f"{path}: cannot be read as a table ({str(err).splitlines()[0]})") from None
     needed = [customer_id, *mapping.values()]
@@ -229,11 +243,11 @@ def _aggregate(
     base = f"SELECT * FROM {source}"
     if drop_duplicates:
         base = f"SELECT DISTINCT * FROM {source}"
-    con.execute(
-        f"CREATE TEMP VIEW lines AS SELECT {', '.join(lines)} FROM ({base}) AS raw"
-    )
+    con.execute(f"CREATE TEMP VIEW lines AS SELECT {', '.join(lines)} FROM ({base}) AS raw")
     ok_ts = "ts IS NOT NULL"
-    ok_amount = f"{ok_ts} AND quantity IS NOT NULL AND price IS NOT NULL AND NOT isnan(quantity * price)"
+    ok_amount = (
+        f"{ok_ts} AND quantity IS NOT NULL AND price IS NOT NULL AND NOT isnan(quantity * price)"
+    )
     ok_positive = f"{ok_amount} AND quantity > 0 AND price > 0"
     # one pass over the file: per customer id (NULL included), the lines each step keeps
     con.execute(
@@ -311,9 +325,7 @@ def _aggregate(
     return Aggregated(table, steps, pd.Timestamp(when), int(rows), int(raw_customers))
 
 
-def _step(
-    name: str, before: int, after: int, customers: int | None
-) -> dict[str, Any]:
+def _step(name: str, before: int, after: int, customers: int | None) -> dict[str, Any]:
     return {
         "step": name,
         "rows_before": int(before),

@@ -341,9 +341,7 @@ class TabularDataset(CachedAdapter):
         from segbench.datasets.duck import aggregate_rfm
 
         self._check_out_of_core()
-        mapping = {
-            k: v for k, v in self._roles()["transactions"].items() if k in OUT_OF_CORE_ROLES
-        }
+        mapping = {k: v for k, v in self._roles()["transactions"].items() if k in OUT_OF_CORE_ROLES}
         when = analysis_date(self.analysis_date, self.dataset_name)
         out = aggregate_rfm(
             path,
