@@ -87,7 +87,7 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(np.asarray(uniques, dtype=object), dtype=object)
 
 
-class _Lines:
+class LineCodes:
     """The transaction lines of segmented customers as integer codes (one pass, no string per
     line): customer position, segment, product, description, quantity and revenue. Every table
     below is a ``bincount`` or a hash of integer keys over these arrays, so its cost is linear
@@ -118,6 +118,7 @@ class _Lines:
         self.revenue = quantity * price
         self.n_customers = len(index)
         self.sizes = np.bincount(segment, minlength=len(self.segment_ids))
+        self._pairs: np.ndarray | None = None
 
     def product_names(self) -> pd.Series:
         """The most frequent description of each product (ties: the first alphabetically)."""
@@ -133,9 +134,19 @@ class _Lines:
         return counts.drop_duplicates("product_id").set_index("product_id")["description"]
 
     def buyer_pairs(self) -> np.ndarray:
-        """The distinct (customer, product) pairs, as ``customer * n_products + product``."""
-        width = np.int64(max(len(self.products), 1))
-        return pd.unique(self.customer * width + self.product)
+        """The distinct (customer, product) pairs, as ``customer * n_products + product``
+        (computed once: a bitmap of every pair when there are at most
+        :data:`PAIR_BITMAP` of them, else a sort)."""
+        if self._pairs is None:
+            width = np.int64(max(len(self.products), 1))
+            keys = self.customer * width + self.product
+            if self.n_customers * int(width) <= PAIR_BITMAP:
+                seen = np.zeros(self.n_customers * int(width), dtype=bool)
+                seen[keys] = True
+                self._pairs = np.flatnonzero(seen)
+            else:
+                self._pairs = np.unique(keys)
+        return self._pairs
 
     def per_segment_product(self) -> pd.DataFrame:
         """Per (segment, product) with sales: quantity, revenue and distinct customers."""
@@ -162,9 +173,12 @@ class _Lines:
         )
 
 
-def top_products(transactions: pd.DataFrame, labels: pd.Series, n: int = 10) -> pd.DataFrame:
-    """Each segment's ``n`` best sellers by quantity and by revenue (long table)."""
-    lines = _Lines(transactions, labels)
+def top_products(
+    transactions: pd.DataFrame, labels: pd.Series, n: int = 10, lines: LineCodes | None = None
+) -> pd.DataFrame:
+    """Each segment's ``n`` best sellers by quantity and by revenue (long table). ``lines``:
+    the :class:`LineCodes` of ``transactions`` and ``labels`` when the caller has them."""
+    lines = lines if lines is not None else LineCodes(transactions, labels)
     per = lines.per_segment_product()
     per["description"] = per["product_id"].map(lines.product_names())
     frames = []
@@ -185,9 +199,10 @@ def product_affinity(
     top_n: int = 10,
     min_support: float = 0.05,
     min_customers: int = 5,
+    lines: LineCodes | None = None,
 ) -> pd.DataFrame:
     """Products each segment over-buys: support, base support and lift (module docstring)."""
-    lines = _Lines(transactions, labels)
+    lines = lines if lines is not None else LineCodes(transactions, labels)
     n = lines.n_customers
     n_products = max(len(lines.products), 1)
     pair_customer, pair_product = np.divmod(lines.buyer_pairs(), n_products)
@@ -248,6 +263,10 @@ def _customer_positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     codes, text = _codes(column)
     return index.get_indexer(text)[codes]
 
+
+#: Largest number of (customer, product) pairs whose distinct ones are found with a bitmap
+#: (one byte each) rather than a sort.
+PAIR_BITMAP = 300_000_000
 
 #: Customers whose term sets are formed at once in :func:`ctfidf_terms` (bounds its memory).
 TERM_CHUNK = 200_000
