@@ -78,13 +78,13 @@ def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     column gives its own codes, without a string per row."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy().astype(np.int64)
-        text = [str(c) for c in values.cat.categories]
+        text = pd.Index(values.cat.categories.astype(str))
         if (codes < 0).any():  # a missing value reads "nan", as ``astype(str)`` writes it
             codes[codes < 0] = len(text)
-            text.append("nan")
-        return codes, pd.Index(text, dtype=object)
+            text = text.append(pd.Index(["nan"], dtype=text.dtype))
+        return codes, text
     codes, uniques = pd.factorize(values.astype(str))
-    return codes.astype(np.int64), pd.Index(np.asarray(uniques, dtype=object), dtype=object)
+    return codes.astype(np.int64), pd.Index(uniques)
 
 
 class LineCodes:
