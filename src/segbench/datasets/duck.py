@@ -18,7 +18,7 @@ timestamp), then per customer
   last timestamp),
 - ``frequency`` = invoices, ``monetary`` = net spend,
 
-equal up to the order of floating-point sums (``tests/test_transactions_duckdb.py`` checks it
+equal up to the order of floating-point sums (``tests/test_scale.py`` checks it
 on Online Retail). Only the customer id and transaction roles are read; customer-level
 columns (demographics, labels …) need the in-memory path or a customer-level file.
 
