@@ -119,19 +119,36 @@ class LineCodes:
         self.n_customers = len(index)
         self.sizes = np.bincount(segment, minlength=len(self.segment_ids))
         self._pairs: np.ndarray | None = None
+        self._names: pd.Series | None = None
 
     def product_names(self) -> pd.Series:
-        """The most frequent description of each product (ties: the first alphabetically)."""
+        """The most frequent description of each product (ties: the first alphabetically;
+        computed once)."""
+        if self._names is not None:
+            return self._names
         if len(self.product) == 0:
             return pd.Series(dtype=object)
-        pairs = pd.DataFrame({"p": self.product, "d": self.description})
-        counts = pairs.value_counts(sort=False).rename("n").reset_index()
-        counts["product_id"] = self.products[counts["p"].to_numpy()]
-        counts["description"] = np.asarray(self.descriptions, dtype=object)[counts["d"]]
+        width = max(len(self.descriptions), 1)
+        key = self.product * width + self.description
+        if len(self.products) * width <= PAIR_BITMAP // 8:  # a count per possible pair
+            counted = np.bincount(key, minlength=len(self.products) * width)
+            present = np.flatnonzero(counted)
+            n = counted[present]
+        else:
+            present, n = np.unique(key, return_counts=True)
+        product, description = np.divmod(present, width)
+        counts = pd.DataFrame(
+            {
+                "product_id": np.asarray(self.products, dtype=object)[product],
+                "n": n,
+                "description": np.asarray(self.descriptions, dtype=object)[description],
+            }
+        )
         counts = counts.sort_values(
             ["product_id", "n", "description"], ascending=[True, False, True]
         )
-        return counts.drop_duplicates("product_id").set_index("product_id")["description"]
+        self._names = counts.drop_duplicates("product_id").set_index("product_id")["description"]
+        return self._names
 
     def buyer_pairs(self) -> np.ndarray:
         """The distinct (customer, product) pairs, as ``customer * n_products + product``
