@@ -49,8 +49,9 @@ PLAIN_FIT = {
     "agglomerative": "from sklearn.cluster import AgglomerativeClustering as E; e = E(6)",
 }
 SUBSAMPLED = ("hdbscan", "dbscan", "agglomerative")
-#: Largest sample each subsampled method is fitted on by default (its ``max_customers``).
-SAMPLE = {"hdbscan": 100_000, "dbscan": 100_000, "agglomerative": 20_000}
+#: Sample each subsampled method is fitted on by default (what the size guard suggests,
+#: ``segbench.algorithms.SUGGESTED_SUBSAMPLE``).
+SAMPLE = {"hdbscan": 10_000, "dbscan": 10_000, "agglomerative": 10_000}
 
 PLAIN = """
 import numpy as np, pandas as pd
@@ -109,7 +110,7 @@ def main() -> None:
         "--jobs", nargs="+", default=["generate", "kmeans", "minibatch_kmeans", "gmm", *SUBSAMPLED]
     )
     parser.add_argument("--subsample", type=int, default=None, help="sample of the subsample "
-                        "mode (default: each method's max_customers)")  # fmt: skip
+                        "mode (default: 10,000, what the guard suggests)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
     n = args.customers
