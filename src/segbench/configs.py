@@ -200,7 +200,13 @@ def check_components(settings: RunSettings) -> None:
     names = parse_expression(settings.features, list(settings.blocks))
     every = build_blocks(settings.blocks)  # every block: a run builds them all (candidates)
     build_estimator(settings.algo)
-    layout = build_adapter(settings.dataset).layout()
+    adapter = build_adapter(settings.dataset)
+    expected = adapter.expected_customers()
+    if expected is not None:  # a size guard refuses before the data is generated
+        from segbench.algorithms import check_size
+
+        check_size(settings.algo, min(expected, settings.algo.subsample or expected))
+    layout = adapter.layout()
     if layout is not None:  # the parts the dataset will have: can it feed the blocks?
         check_feedable({name: every[name] for name in names}, layout, candidates=every)
     if settings.tune.enabled:

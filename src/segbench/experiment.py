@@ -20,7 +20,7 @@ import yaml
 from threadpoolctl import threadpool_limits
 
 from segbench import __version__
-from segbench.algorithms import Segmentation, fit_segmentation
+from segbench.algorithms import Segmentation
 from segbench.analyses.runner import Fitted, RunFacts, run_analyses
 from segbench.data.model import CustomerData
 from segbench.data.pseudonyms import key_source
@@ -31,6 +31,7 @@ from segbench.fairness.scoring import sensitive_frame
 from segbench.features import FeatureMatrix, FeaturePipeline, build_blocks, check_feedable
 from segbench.reporting.profiles import segment_profiles
 from segbench.reporting.responsibility import audit_segmentation
+from segbench.serving.subsample import fit_segmentation
 from segbench.settings import RunSettings
 from segbench.settings.identity import defining
 from segbench.tracking import tracked_run
@@ -223,8 +224,11 @@ def segment(
     score = scorer(settings)
     values: dict[str, Any] = {}
     if not settings.tune.enabled:
-        seg = fit_segmentation(settings.algo, features.X, sensitive_frame(data, features.index))
+        sensitive = sensitive_frame(data, features.index)
+        seg = fit_segmentation(settings.algo, features.X, sensitive, settings.seed)
         metrics, notes = score(features, data, seg)
+        metrics.update(seg.metrics)  # the subsample-then-assign mode's subsample.* metrics
+        notes.update(seg.notes)
     else:  # a study of trials (nested runs); the selected trial refit
         from segbench.tuning import tune_segmentation
 

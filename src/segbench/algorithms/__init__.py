@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
@@ -42,6 +42,12 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from segbench.errors import ConfigError, DataError
 from segbench.settings import AlgoSettings
 from segbench.settings.base import coerce
+
+#: The sample the size guard's message suggests for the subsample-then-assign mode
+#: (``algo.subsample``, :mod:`segbench.serving.subsample`): at a million customers the
+#: quadratic methods then fit, assign and measure their agreement in about a minute or two on
+#: two cores (Ward's agreement refit included), within 4 GB.
+SUGGESTED_SUBSAMPLE = 10_000
 
 #: Constructor parameters that set the number of segments.
 K_PARAMS = ("n_clusters", "n_components")
@@ -147,10 +153,13 @@ def check_size(algo: AlgoSettings | Mapping[str, Any], n_customers: int) -> None
     limit = algo.max_customers
     if limit is not None and n_customers > limit:
         raise DataError(
-            f"algorithm '{algo.name}' needs O(n²) memory and time and is limited to {limit} "
-            f"customers; this dataset has {n_customers}. Use algo=minibatch_kmeans, algo=gmm "
-            f"or algo=hdbscan, sample the data, or raise algo.max_customers={n_customers} "
-            "if you have the memory."
+            f"algorithm '{algo.name}' costs O(n²) time or memory in customers and fits at most "
+            f"{limit} customers (algo.max_customers); this dataset has {n_customers}. Fit it "
+            "on a seeded sample and assign the other customers with "
+            f"algo.subsample={min(limit, SUGGESTED_SUBSAMPLE)} "
+            "(the subsample-then-assign mode: README, 'Performance'), or use algo=kmeans, "
+            "algo=minibatch_kmeans or algo=gmm, which fit every customer in linear time; raise "
+            f"algo.max_customers={n_customers} only if you have the time and memory."
         )
     for key in K_PARAMS:
         k = algo.params.get(key)
@@ -172,11 +181,15 @@ def fit_labels(estimator: Any, X: np.ndarray, **fit_params: Any) -> np.ndarray:
 
 @dataclass
 class Segmentation:
-    """A fitted segmentation: the estimator, its labels (``-1`` = noise), the fit time."""
+    """A fitted segmentation: the estimator, its labels (``-1`` = noise), the fit time, and
+    what the way it was fitted adds to the run's metrics and notes (the subsample-then-assign
+    mode's ``subsample.*``, :mod:`segbench.serving.subsample`)."""
 
     estimator: Any
     labels: np.ndarray
     fit_seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def fit_segmentation(

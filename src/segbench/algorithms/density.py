@@ -58,6 +58,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from segbench.data.sampling import sample_rows
+from segbench.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ MIN_POINTS = 5
 MAX_MIN_SAMPLES = 25
 #: Percentile of the k-distances used for ``eps`` when the curve has no knee.
 FALLBACK_PERCENTILE = 95.0
+#: Query points whose neighbours within ``eps`` estimate DBSCAN's neighbourhood size.
+NEIGHBOUR_PROBES = 1000
 
 
 def auto_min_cluster_size(n: int) -> int:
@@ -114,6 +117,31 @@ def k_distances(
     return np.sort(distances[:, -1])
 
 
+def neighbour_pairs(
+    X: np.ndarray, eps: float, metric: str = "euclidean", p: float | None = None, seed: int = 0
+) -> float:
+    """Estimated number of (point, neighbour within ``eps``) pairs DBSCAN will hold in memory:
+    ``n ×`` the mean neighbour count of a seeded sample of :data:`NEIGHBOUR_PROBES` points
+    (counted by a KD- or ball tree without listing the neighbours). Exact below that size.
+
+    >>> X = np.arange(100, dtype=float).reshape(-1, 1)
+    >>> neighbour_pairs(X, 1.0), neighbour_pairs(X, 1000.0)
+    (298.0, 10000.0)
+    """
+    from sklearn.neighbors import BallTree, KDTree
+
+    X = np.asarray(X, dtype=np.float64)
+    kwargs = {"p": 2 if p is None else p} if metric == "minkowski" else {}
+    tree_class = KDTree if metric in KDTree.valid_metrics else BallTree
+    if metric not in tree_class.valid_metrics:
+        return float("nan")  # a metric no tree serves: DBSCAN computes it by brute force
+    rows = sample_rows(len(X), NEIGHBOUR_PROBES, seed)
+    queries = X if rows is None else X[rows]
+    tree = tree_class(X, metric=metric, **kwargs)
+    counts = tree.query_radius(queries, r=eps, count_only=True)
+    return float(np.mean(counts) * len(X))
+
+
 def knee_eps(distances: np.ndarray) -> tuple[float, str]:
     """``(eps, how)``: the Kneedle knee of sorted k-distances, or their 95th percentile when
     the curve has no knee; ``how`` says which (for the log)."""
@@ -157,7 +185,10 @@ class DBSCAN(_Resolving):
     points whose k-distance draws the knee, ``knee_random_state`` seeds that sample (not
     ``random_state``: the clustering itself is deterministic). Fitted:
     ``eps_``, ``min_samples_``, ``eps_rule_`` (how ``eps`` was chosen), ``labels_``,
-    ``core_sample_indices_``, ``components_`` and ``estimator_``.
+    ``core_sample_indices_``, ``components_`` and ``estimator_``. ``max_neighbour_pairs``
+    bounds the neighbourhoods DBSCAN holds in memory (:func:`neighbour_pairs`, estimated
+    before the fit; ``None`` = no bound): a large ``eps`` is refused instead of exhausting
+    memory.
     """
 
     _parameter_constraints: ClassVar[dict] = {
@@ -170,6 +201,7 @@ class DBSCAN(_Resolving):
         "n_jobs": [Integral, None],
         "knee_sample_size": [Interval(Integral, 10, None, closed="left")],
         "knee_random_state": ["random_state"],
+        "max_neighbour_pairs": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -183,6 +215,7 @@ class DBSCAN(_Resolving):
         n_jobs: int | None = None,
         knee_sample_size: int = 20_000,
         knee_random_state: int | None = 0,
+        max_neighbour_pairs: int | None = 100_000_000,
     ) -> None:
         self.eps = eps
         self.min_samples = min_samples
@@ -193,6 +226,7 @@ class DBSCAN(_Resolving):
         self.n_jobs = n_jobs
         self.knee_sample_size = knee_sample_size
         self.knee_random_state = knee_random_state
+        self.max_neighbour_pairs = max_neighbour_pairs
 
     def fit(self, X: np.ndarray, y: Any = None, sample_weight: Any = None) -> DBSCAN:
         from sklearn.cluster import DBSCAN as _DBSCAN
@@ -226,6 +260,7 @@ class DBSCAN(_Resolving):
             eps = float(self.eps)
             if self.min_samples == "auto":
                 log.info("DBSCAN: min_samples=auto → %d (%d points × %d)", min_samples, n, d)
+        self._check_neighbourhoods(X, eps)
         estimator = _DBSCAN(
             eps=eps,
             min_samples=min_samples,
@@ -240,6 +275,26 @@ class DBSCAN(_Resolving):
         self.core_sample_indices_ = estimator.core_sample_indices_
         self.components_ = estimator.components_
         return self
+
+    def _check_neighbourhoods(self, X: np.ndarray, eps: float) -> None:
+        """Refuse, before the fit, an ``eps`` whose neighbourhoods would not fit in memory:
+        DBSCAN lists every point's neighbours within ``eps`` at once, so a radius that spans
+        the data makes its memory quadratic in customers."""
+        limit = self.max_neighbour_pairs
+        if limit is None:
+            return
+        seed = self.knee_random_state if isinstance(self.knee_random_state, int) else 0
+        pairs = neighbour_pairs(X, eps, self.metric, self.p, seed)
+        if pairs > limit:
+            share = pairs / (len(X) * len(X))
+            raise DataError(
+                f"DBSCAN with eps={eps:.4g} would hold about {pairs:.3g} neighbour pairs "
+                f"(each of the {len(X)} customers has {share:.0%} of them within eps; about "
+                f"{pairs * 8 / 1e9:.1f} GB), above algo.max_neighbour_pairs={limit}. Choose a "
+                "smaller algo.eps (or eps=auto, the knee of the k-distance curve), fit a "
+                "sample with algo.subsample=<n>, or raise algo.max_neighbour_pairs if you "
+                "have the memory"
+            )
 
 
 class HDBSCAN(_Resolving):
@@ -325,4 +380,5 @@ __all__ = [
     "auto_min_samples",
     "k_distances",
     "knee_eps",
+    "neighbour_pairs",
 ]

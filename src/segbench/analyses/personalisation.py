@@ -25,7 +25,8 @@ segment form one document ``c``; for term ``t``
 ``w(t, c) = tf(t, c) / Σ_t' tf(t', c) · log(1 + A / f(t))``
 
 with ``A`` the mean number of words per segment document and ``f(t)`` the frequency of ``t``
-over all segments. English stop words removed; unigrams and bigrams. When segments write
+over all segments. English stop words removed; unigrams and bigrams (within one text, never
+across two texts of a customer or segment). When segments write
 alike, the plain weight ranks the corpus's common words first for every segment (measured on
 ``clothing_reviews`` with four age segments: "dress, love, size, fit, great" topped all four),
 so terms are ranked by ``w(t, c) · log lift(t, c)`` among those with ``lift > 1``, where
@@ -72,41 +73,131 @@ def _segment_of(labels: pd.Series) -> pd.Series:
     return out
 
 
-def _lines(transactions: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
-    seg = _segment_of(labels)
-    tx = transactions[["customer_id", "product_id", "description", "quantity", "unit_price"]]
-    ids = tx["customer_id"].astype(str)
-    out = pd.DataFrame(
-        {
-            "customer_id": ids.to_numpy(),
-            "segment": seg.reindex(ids).to_numpy(),
-            "product_id": tx["product_id"].astype(str).to_numpy(),
-            "description": tx["description"].astype(str).to_numpy(),
-            "quantity": tx["quantity"].to_numpy(dtype=float),
-            "revenue": tx["quantity"].to_numpy(dtype=float) * tx["unit_price"].to_numpy(float),
-        }
-    )
-    out = out[out["segment"].notna()]
-    return out.astype({"segment": np.int64})
+def _codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a column and the text of each code (``-1`` = missing); a categorical
+    column gives its own codes, without a string per row."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy().astype(np.int64)
+        text = pd.Index(values.cat.categories.astype(str))
+        if (codes < 0).any():  # a missing value reads "nan", as ``astype(str)`` writes it
+            codes[codes < 0] = len(text)
+            text = text.append(pd.Index(["nan"], dtype=text.dtype))
+        return codes, text
+    codes, uniques = pd.factorize(values.astype(str))
+    return codes.astype(np.int64), pd.Index(uniques)
 
 
-def _descriptions(lines: pd.DataFrame) -> pd.Series:
-    """The most frequent description of each product."""
-    counts = lines.groupby(["product_id", "description"], sort=False).size().reset_index(name="n")
-    counts = counts.sort_values(["product_id", "n", "description"], ascending=[True, False, True])
-    return counts.drop_duplicates("product_id").set_index("product_id")["description"]
+class LineCodes:
+    """The transaction lines of segmented customers as integer codes (one pass, no string per
+    line): customer position, segment, product, description, quantity and revenue. Every table
+    below is a ``bincount`` or a hash of integer keys over these arrays, so its cost is linear
+    in the lines (about 1 s per 10 million lines here)."""
+
+    def __init__(self, transactions: pd.DataFrame, labels: pd.Series) -> None:
+        seg = _segment_of(labels)
+        index = pd.Index(seg.index)
+        cust, cust_text = _codes(transactions["customer_id"])
+        position = index.get_indexer(cust_text)
+        customer = np.where(cust >= 0, position[np.maximum(cust, 0)], -1)
+        keep = customer >= 0
+        product, self.products = _codes(transactions["product_id"])
+        description, self.descriptions = _codes(transactions["description"])
+        quantity = transactions["quantity"].to_numpy(dtype=float)
+        price = transactions["unit_price"].to_numpy(dtype=float)
+        if not keep.all():
+            customer, product, description = customer[keep], product[keep], description[keep]
+            quantity, price = quantity[keep], price[keep]
+        segments = seg.to_numpy()
+        self.customer = customer
+        self.segment_ids, segment = np.unique(segments, return_inverse=True)
+        self.segment_of_customer = segment
+        self.segment = segment[customer]
+        self.product = product
+        self.description = description
+        self.quantity = quantity
+        self.revenue = quantity * price
+        self.n_customers = len(index)
+        self.sizes = np.bincount(segment, minlength=len(self.segment_ids))
+        self._pairs: np.ndarray | None = None
+        self._names: pd.Series | None = None
+
+    def product_names(self) -> pd.Series:
+        """The most frequent description of each product (ties: the first alphabetically;
+        computed once)."""
+        if self._names is not None:
+            return self._names
+        if len(self.product) == 0:
+            return pd.Series(dtype=object)
+        width = max(len(self.descriptions), 1)
+        key = self.product * width + self.description
+        if len(self.products) * width <= PAIR_BITMAP // 8:  # a count per possible pair
+            counted = np.bincount(key, minlength=len(self.products) * width)
+            present = np.flatnonzero(counted)
+            n = counted[present]
+        else:
+            present, n = np.unique(key, return_counts=True)
+        product, description = np.divmod(present, width)
+        counts = pd.DataFrame(
+            {
+                "product_id": np.asarray(self.products, dtype=object)[product],
+                "n": n,
+                "description": np.asarray(self.descriptions, dtype=object)[description],
+            }
+        )
+        counts = counts.sort_values(
+            ["product_id", "n", "description"], ascending=[True, False, True]
+        )
+        self._names = counts.drop_duplicates("product_id").set_index("product_id")["description"]
+        return self._names
+
+    def buyer_pairs(self) -> np.ndarray:
+        """The distinct (customer, product) pairs, as ``customer * n_products + product``
+        (computed once: a bitmap of every pair when there are at most
+        :data:`PAIR_BITMAP` of them, else a sort)."""
+        if self._pairs is None:
+            width = np.int64(max(len(self.products), 1))
+            keys = self.customer * width + self.product
+            if self.n_customers * int(width) <= PAIR_BITMAP:
+                seen = np.zeros(self.n_customers * int(width), dtype=bool)
+                seen[keys] = True
+                self._pairs = np.flatnonzero(seen)
+            else:
+                self._pairs = np.unique(keys)
+        return self._pairs
+
+    def per_segment_product(self) -> pd.DataFrame:
+        """Per (segment, product) with sales: quantity, revenue and distinct customers."""
+        n_products = max(len(self.products), 1)
+        key = self.segment * n_products + self.product
+        size = len(self.segment_ids) * n_products
+        quantity = np.bincount(key, weights=self.quantity, minlength=size)
+        revenue = np.bincount(key, weights=self.revenue, minlength=size)
+        lines = np.bincount(key, minlength=size)
+        pairs = self.buyer_pairs()
+        pair_customer, pair_product = np.divmod(pairs, n_products)
+        pair_key = self.segment_of_customer[pair_customer] * n_products + pair_product
+        customers = np.bincount(pair_key, minlength=size)
+        present = np.flatnonzero(lines)
+        segment, product = np.divmod(present, n_products)
+        return pd.DataFrame(
+            {
+                "segment": self.segment_ids[segment].astype(np.int64),
+                "product_id": np.asarray(self.products, dtype=object)[product],
+                "quantity": quantity[present],
+                "revenue": revenue[present],
+                "customers": customers[present].astype(np.int64),
+            }
+        )
 
 
-def top_products(transactions: pd.DataFrame, labels: pd.Series, n: int = 10) -> pd.DataFrame:
-    """Each segment's ``n`` best sellers by quantity and by revenue (long table)."""
-    lines = _lines(transactions, labels)
-    per = lines.groupby(["segment", "product_id"], sort=False).agg(
-        quantity=("quantity", "sum"),
-        revenue=("revenue", "sum"),
-        customers=("customer_id", "nunique"),
-    )
-    per = per.reset_index()
-    per["description"] = per["product_id"].map(_descriptions(lines))
+def top_products(
+    transactions: pd.DataFrame, labels: pd.Series, n: int = 10, lines: LineCodes | None = None
+) -> pd.DataFrame:
+    """Each segment's ``n`` best sellers by quantity and by revenue (long table). ``lines``:
+    the :class:`LineCodes` of ``transactions`` and ``labels`` when the caller has them."""
+    lines = lines if lines is not None else LineCodes(transactions, labels)
+    per = lines.per_segment_product()
+    per["description"] = per["product_id"].map(lines.product_names())
     frames = []
     for by in ("quantity", "revenue"):
         ranked = per.sort_values(["segment", by, "product_id"], ascending=[True, False, True])
@@ -125,24 +216,33 @@ def product_affinity(
     top_n: int = 10,
     min_support: float = 0.05,
     min_customers: int = 5,
+    lines: LineCodes | None = None,
 ) -> pd.DataFrame:
     """Products each segment over-buys: support, base support and lift (module docstring)."""
-    lines = _lines(transactions, labels)
-    seg = _segment_of(labels)
-    sizes = seg.value_counts()
-    n = len(seg)
-    pairs = lines[["customer_id", "segment", "product_id"]].drop_duplicates()
-    buyers = pairs.groupby(["segment", "product_id"], sort=False).size().rename("buyers")
-    overall = pairs.groupby("product_id", sort=False)["customer_id"].nunique()
-    table = buyers.reset_index()
-    table["segment_size"] = table["segment"].map(sizes).astype(float)
+    lines = lines if lines is not None else LineCodes(transactions, labels)
+    n = lines.n_customers
+    n_products = max(len(lines.products), 1)
+    pair_customer, pair_product = np.divmod(lines.buyer_pairs(), n_products)
+    overall = np.bincount(pair_product, minlength=n_products)
+    key = lines.segment_of_customer[pair_customer] * n_products + pair_product
+    buyers = np.bincount(key, minlength=len(lines.segment_ids) * n_products)
+    present = np.flatnonzero(buyers)
+    segment, product = np.divmod(present, n_products)
+    table = pd.DataFrame(
+        {
+            "segment": lines.segment_ids[segment].astype(np.int64),
+            "product_id": np.asarray(lines.products, dtype=object)[product],
+            "buyers": buyers[present].astype(np.int64),
+        }
+    )
+    table["segment_size"] = lines.sizes[segment].astype(float)
     table["support"] = table["buyers"] / table["segment_size"]
-    table["base_support"] = table["product_id"].map(overall).to_numpy() / n
+    table["base_support"] = overall[product] / n
     table["lift"] = table["support"] / table["base_support"]
     keep = (table["support"] >= min_support) & (table["buyers"] >= min_customers)
     table = table[keep & (table["lift"] > 1)]
     table["not_yet_bought"] = (table["segment_size"] - table["buyers"]).astype(np.int64)
-    table["description"] = table["product_id"].map(_descriptions(lines))
+    table["description"] = table["product_id"].map(lines.product_names())
     table = table.sort_values(["segment", "lift", "product_id"], ascending=[True, False, True])
     table = table.groupby("segment", sort=True).head(top_n).copy()
     table["rank"] = table.groupby("segment").cumcount() + 1
@@ -175,44 +275,77 @@ def category_affinity(customers: pd.DataFrame, labels: pd.Series, prefix: str = 
     return out.reset_index(drop=True)
 
 
+def _customer_positions(column: pd.Series, index: pd.Index) -> np.ndarray:
+    """Position of each row's customer in ``index`` (``-1`` = not in it)."""
+    codes, text = _codes(column)
+    return index.get_indexer(text)[codes]
+
+
+#: Largest number of (customer, product) pairs whose distinct ones are found with a bitmap
+#: (one byte each) rather than a sort.
+PAIR_BITMAP = 300_000_000
+
+#: Customers whose term sets are formed at once in :func:`ctfidf_terms` (bounds its memory).
+TERM_CHUNK = 200_000
+
+
 def ctfidf_terms(
     texts: pd.DataFrame, labels: pd.Series, top_n: int = 10, min_customers: int = 5
 ) -> pd.DataFrame:
     """The ``top_n`` terms distinguishing each segment's texts (c-TF-IDF; module docstring).
 
     Only terms used by at least ``min_customers`` customers are candidates (so no rare token
-    of one customer's text, e.g. a name, is ever reported).
+    of one customer's text, e.g. a name, is ever reported). Each distinct text is tokenised
+    once (unigrams and bigrams within a text); the customers using a term and the segments'
+    term counts are sparse products of (customer or segment × text) counts with the (text ×
+    term) counts, so the cost is linear in the texts and bounded by their distinct values.
     """
+    from scipy import sparse
+
     seg = _segment_of(labels)
     frame = texts[["customer_id", "text"]].dropna()
-    segment = seg.reindex(frame["customer_id"].astype(str)).to_numpy()
-    frame = frame.assign(segment=segment)[~pd.isna(segment)]
     empty = pd.DataFrame(columns=["segment", "rank", "term", "weight", "lift"])
-    if len(frame) == 0:
+    index = pd.Index(seg.index)
+    customer = _customer_positions(frame["customer_id"], index)
+    keep = customer >= 0
+    if not keep.any():
         return empty
-    per_customer = frame.groupby("customer_id", sort=False)["text"].agg(
-        lambda t: " ".join(map(str, t))
-    )
-    vocabulary = CountVectorizer(
-        stop_words="english", ngram_range=(1, 2), min_df=min(min_customers, len(per_customer))
-    )
+    text_code, distinct = _codes(frame["text"][keep])
+    customer = customer[keep]
+    n_texts = len(distinct)
+    tokeniser = CountVectorizer(stop_words="english", ngram_range=(1, 2))
     try:
-        vocabulary.fit(per_customer.to_numpy())
-    except ValueError:  # no term used by enough customers
+        text_terms = tokeniser.fit_transform(np.asarray(distinct, dtype=object).astype(str))
+    except ValueError:  # only stop words
         return empty
-    docs = frame.groupby("segment", sort=True)["text"].agg(lambda t: " ".join(map(str, t)))
-    counter = CountVectorizer(
-        stop_words="english", ngram_range=(1, 2), vocabulary=vocabulary.vocabulary_
+    text_terms = text_terms.astype(np.float64).tocsr()
+    present = text_terms.copy()
+    present.data[:] = 1.0
+    n_customers = len(np.unique(customer))
+    min_df = min(min_customers, n_customers)
+    uses = sparse.csr_matrix(
+        (np.ones(len(customer)), (customer, text_code)), shape=(len(index), n_texts)
     )
-    counts = counter.transform(docs.to_numpy()).astype(np.float64).tocsr()
+    used_by = np.zeros(text_terms.shape[1], dtype=np.int64)
+    for start in range(0, len(index), TERM_CHUNK):
+        chunk = uses[start : start + TERM_CHUNK] @ present
+        used_by += np.bincount(chunk.indices, minlength=text_terms.shape[1])
+    vocabulary = np.flatnonzero(used_by >= min_df)
+    if len(vocabulary) == 0:  # no term used by enough customers
+        return empty
+    segment_ids, segment = np.unique(seg.to_numpy()[customer], return_inverse=True)
+    written = sparse.csr_matrix(
+        (np.ones(len(segment)), (segment, text_code)), shape=(len(segment_ids), n_texts)
+    )
+    counts = (written @ text_terms[:, vocabulary]).tocsr()
     row_sums = np.asarray(counts.sum(axis=1)).ravel()
     term_sums = np.asarray(counts.sum(axis=0)).ravel()
-    average_words = counts.sum() / len(docs)
+    average_words = counts.sum() / len(segment_ids)
     idf = np.log1p(average_words / np.maximum(term_sums, 1.0))
     overall = term_sums / max(term_sums.sum(), 1.0)
-    terms = counter.get_feature_names_out()
+    terms = tokeniser.get_feature_names_out()[vocabulary]
     rows = []
-    for i, segment in enumerate(docs.index):
+    for i, segment_id in enumerate(segment_ids):
         tf = counts[i].toarray().ravel() / max(row_sums[i], 1.0)
         weights = tf * idf
         lift = np.divide(tf, overall, out=np.zeros_like(tf), where=overall > 0)
@@ -221,7 +354,7 @@ def ctfidf_terms(
         for rank, j in enumerate((j for j in order if score[j] > 0), start=1):
             rows.append(
                 {
-                    "segment": int(segment),
+                    "segment": int(segment_id),
                     "rank": rank,
                     "term": terms[j],
                     "weight": weights[j],

@@ -237,10 +237,11 @@ def _personalisation(ctx: _Context, s) -> None:
     names = ctx.profiles[["name", "size"]].rename_axis("segment").reset_index()
     affinity = categories = terms = None
     if data.has("transactions"):
-        top = p.top_products(data.transactions, labels, int(s.top_n))
+        lines = p.LineCodes(data.transactions, labels)  # integer codes, once for both tables
+        top = p.top_products(data.transactions, labels, int(s.top_n), lines=lines)
         ctx.table(top[top["customers"] >= ctx.k], "personalisation/top_products.csv")
         affinity = p.product_affinity(
-            data.transactions, labels, int(s.top_n), float(s.min_support), min_customers
+            data.transactions, labels, int(s.top_n), float(s.min_support), min_customers, lines
         )
         ctx.table(affinity, "personalisation/product_affinity.csv")
     categories = p.category_affinity(data.customers, labels)

@@ -193,7 +193,9 @@ class CustomerData:
             raise DataError(f"{where}: demographic_columns {absent} are not columns of customers")
         for part in ("sensitive", "outcomes", "labels"):
             value = getattr(self, part)
-            if value is not None and not value.index.isin(self.customers.index).all():
+            if value is None or value.index.equals(self.customers.index):
+                continue  # the usual case, without a lookup per customer
+            if (self.customers.index.get_indexer(value.index) < 0).any():
                 raise DataError(f"{where}: {part} refers to customer ids not in customers")
         return self
 

@@ -160,6 +160,10 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
     def reindexed(frame):
         if frame is None:
             return None
+        if frame.index.equals(raw):  # the usual case: one row per customer, in raw order
+            out = frame.iloc[order]
+            out.index = pd.Index(ordered_new, name="customer_id")
+            return out
         present = ordered_raw.isin(frame.index)
         out = frame.reindex(ordered_raw[present])
         out.index = pd.Index(ordered_new[present], name="customer_id")
@@ -168,10 +172,16 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
     def column(frame):
         if frame is None:
             return None
-        out = frame.copy()
+        out = frame.copy(deep=False)  # the other columns are shared, not copied
         ids = out["customer_id"]
         if isinstance(ids.dtype, pd.CategoricalDtype):  # each category once
             keyed = mapping.reindex(ids.cat.categories.astype(str)).to_numpy()
+            if not pd.isna(keyed).any():  # stays categorical: no string per line
+                categories = pd.Index(keyed, dtype="str")
+                out["customer_id"] = pd.Categorical.from_codes(
+                    ids.cat.codes.to_numpy(), dtype=pd.CategoricalDtype(categories)
+                )
+                return out
             out["customer_id"] = np.append(keyed, np.nan)[ids.cat.codes.to_numpy()]
         else:
             out["customer_id"] = mapping.reindex(ids.astype(str)).to_numpy()

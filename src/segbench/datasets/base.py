@@ -67,6 +67,12 @@ class DatasetAdapter(ABC):
         """
         return None
 
+    def expected_customers(self) -> int | None:
+        """How many customers :meth:`load` will give, when the options say it without reading
+        the data (a generated dataset), else ``None``. :func:`segbench.configs.resolve` checks
+        the algorithm's size guard against it before any work."""
+        return None
+
 
 def layout_data(
     name: str,

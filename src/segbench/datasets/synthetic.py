@@ -576,6 +576,10 @@ class SyntheticDataset(DatasetAdapter):
                 f"found {self.end_date!r}"
             ) from error
 
+    def expected_customers(self) -> int | None:
+        self._check()
+        return int(self.n_customers)
+
     # -- generation -----------------------------------------------------------------------
     def load(self) -> CustomerData:
         """Generate the dataset (at 1M customers: ~20 s of CPU and 2.9 GB peak; see "Scale")."""

@@ -85,6 +85,13 @@ _TEXT_ROLES = ("invoice_id", "product_id", "description", "channel")
 
 ColumnSpec = Sequence[str] | Mapping[str, str] | None
 
+#: How the file is read (``engine``): whole by pandas, or aggregated out of core by DuckDB.
+ENGINES = ("auto", "pandas", "duckdb")
+#: Files DuckDB aggregates (Parquet and delimited text, optionally compressed).
+OUT_OF_CORE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv", ".txt", ".csv.zst")
+#: Transaction roles the out-of-core aggregation reads.
+OUT_OF_CORE_ROLES = ("timestamp", "quantity", "unit_price", "amount", "invoice_id")
+
 
 def _mapping(spec: ColumnSpec, role: str) -> dict[str, str]:
     """``{canonical name: file column}`` from a list (same names) or a mapping."""
@@ -129,6 +136,16 @@ class TabularDataset(CachedAdapter):
         Provenance recorded in ``meta`` (``dataset_name`` also names the cache folder).
     cache
         Use the Parquet cache.
+    engine
+        ``pandas`` reads the file whole; ``duckdb`` aggregates a transactions file to
+        per-customer recency, frequency and monetary out of core
+        (:mod:`segbench.datasets.duck`: the same table, without the transactions part);
+        ``auto`` (default) takes DuckDB for a Parquet/CSV transactions file of
+        ``out_of_core_bytes`` or more.
+    out_of_core_bytes
+        File size from which ``engine=auto`` aggregates with DuckDB (default 1 GiB).
+    memory_limit
+        Memory DuckDB may use before it spills to disk (``engine=duckdb``).
     """
 
     name = "tabular"
@@ -157,6 +174,9 @@ class TabularDataset(CachedAdapter):
         source: str = "",
         licence: str = "",
         cache: bool = True,
+        engine: str = "auto",
+        out_of_core_bytes: int = 1 << 30,
+        memory_limit: str = "2GB",
     ) -> None:
         self.path = path
         self.customer_id = customer_id
@@ -179,6 +199,9 @@ class TabularDataset(CachedAdapter):
         self.source = source
         self.licence = licence
         self.cache = cache
+        self.engine = engine
+        self.out_of_core_bytes = out_of_core_bytes
+        self.memory_limit = memory_limit
         self.name = dataset_name
 
     def sources(self) -> list[Path]:
@@ -200,10 +223,20 @@ class TabularDataset(CachedAdapter):
         self._roles()
         analysis_date(self.analysis_date, self.dataset_name)
         self.sources()
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"dataset '{self.dataset_name}': engine={self.engine!r}; expected one of "
+                f"{list(ENGINES)}"
+            )
+        if self.engine == "duckdb" or self.out_of_core():
+            self._check_out_of_core()
 
     def layout(self) -> CustomerData:
         roles = self._roles()
         numbers = {c: "number" for c in (*roles["demographic"], *roles["behaviour"])}
+        if self.out_of_core():
+            rfm = {c: "number" for c in NUMERIC_BEHAVIOUR}
+            return layout_data(self.dataset_name, rfm)
         return layout_data(
             self.dataset_name,
             numbers,
@@ -250,8 +283,119 @@ class TabularDataset(CachedAdapter):
             "outcome": _mapping(self.outcome_columns, "outcome_columns"),
         }
 
+    def out_of_core(self) -> bool:
+        """Whether the file is aggregated by DuckDB (``engine``, ``out_of_core_bytes``)."""
+        if self.engine == "duckdb":
+            return True
+        if self.engine != "auto" or not _mapping(self.transactions, "transactions"):
+            return False
+        try:
+            path = self.sources()[0]
+        except (ConfigError, DataError):
+            return False
+        readable = path.name.lower().endswith(OUT_OF_CORE_SUFFIXES)
+        return readable and path.stat().st_size >= int(self.out_of_core_bytes)
+
+    def _check_out_of_core(self) -> None:
+        roles = self._roles()
+        if not roles["transactions"]:
+            raise ConfigError(
+                f"dataset '{self.dataset_name}': engine=duckdb aggregates a transactions file; "
+                "map its columns with dataset.transactions (or use engine=pandas)"
+            )
+        path = self.sources()[0]
+        if not path.name.lower().endswith(OUT_OF_CORE_SUFFIXES):
+            raise ConfigError(
+                f"dataset '{self.dataset_name}': DuckDB reads Parquet and CSV files "
+                f"({', '.join(OUT_OF_CORE_SUFFIXES)}); found {path.name}. Use engine=pandas"
+            )
+        other = {
+            "demographic_columns": roles["demographic"],
+            "behaviour_columns": roles["behaviour"],
+            "sensitive_columns": roles["sensitive"],
+            "outcome_columns": roles["outcome"],
+            "text_column": self.text_column,
+            "label_column": self.label_column,
+        }
+        named = sorted(k for k, v in other.items() if v)
+        unused = sorted(k for k in roles["transactions"] if k not in OUT_OF_CORE_ROLES)
+        if named:
+            size = path.stat().st_size / 2**30
+            raise ConfigError(
+                f"dataset '{self.dataset_name}': {path.name} ({size:.1f} GiB) is aggregated out "
+                f"of core by DuckDB (engine={self.engine}, out_of_core_bytes="
+                f"{self.out_of_core_bytes}), which reads only the customer id and the "
+                f"transaction columns; found {', '.join(named)} too. Put customer-level "
+                "columns in a customer-level file, or read the file whole with engine=pandas "
+                "(it must fit in memory)"
+            )
+        if unused:
+            log.info(
+                "%s: out of core, the transaction columns %s are not read (only recency, "
+                "frequency and monetary are computed)",
+                path.name,
+                unused,
+            )
+
+    def _build_out_of_core(self, path: Path) -> CustomerData:
+        from segbench.datasets.duck import aggregate_rfm
+
+        self._check_out_of_core()
+        mapping = {k: v for k, v in self._roles()["transactions"].items() if k in OUT_OF_CORE_ROLES}
+        when = analysis_date(self.analysis_date, self.dataset_name)
+        out = aggregate_rfm(
+            path,
+            self.customer_id,
+            mapping,
+            analysis_date=when,
+            sep=self.sep,
+            encoding=self.encoding,
+            timestamp_format=self.timestamp_format,
+            drop_duplicates=self.drop_duplicates,
+            drop_non_positive=self.drop_non_positive,
+            memory_limit=self.memory_limit,
+        )
+        reasons = {
+            "drop_exact_duplicates": "rows identical in every column to an earlier row",
+            "drop_missing_customer": "rows without a value in the customer id column "
+            f"{self.customer_id!r}",
+            "drop_bad_timestamp": f"rows whose {mapping['timestamp']!r} is missing or not a date",
+            "drop_missing_amount": "rows without a numeric quantity and unit price (or amount)",
+            "drop_non_positive": "quantity <= 0 or unit price <= 0",
+        }
+        cleaning = CleaningLog()
+        for step in out.steps:
+            cleaning.add(
+                step["step"],
+                step["rows_before"],
+                step["rows_after"],
+                reasons[step["step"]],
+                step["customers_after"],
+            )
+        customers = out.table[list(NUMERIC_BEHAVIOUR)]
+        customers.index.name = "customer_id"
+        return finish_dataset(
+            self.dataset_name,
+            customers,
+            source=self.source or f"user-supplied file {path.name}",
+            licence=self.licence or "unknown (user-supplied data)",
+            analysis_date=out.analysis_date,
+            cleaning=cleaning.steps,
+            notes={
+                "source_file": path.name,
+                "raw_rows": out.raw_rows,
+                "raw_customers": out.raw_customers,
+                "customers_after_step": dict(cleaning.customers),
+                "engine": "duckdb",
+                "out_of_core": "per-customer recency, frequency and monetary aggregated by "
+                "DuckDB; no transactions part",
+            },
+        )
+
     def build(self) -> CustomerData:
         path = self.sources()[0]
+        if self.out_of_core():
+            return self._build_out_of_core(path)
         roles = self._roles()
         single = [c for c in (self.text_column, self.label_column) if c]
         needed = [self.customer_id]

@@ -350,8 +350,9 @@ def model_requirements(estimator: Any, pipeline: Any = None) -> list[str]:
     names = {"scikit-learn", "numpy", "pandas"}
     if pipeline is not None:
         names |= {"scipy", "hydra-core", "omegaconf", "mlflow"}
-    inner = getattr(estimator, "estimator_", estimator)  # segbench.algorithms.density
-    if "hdbscan" in {type(e).__module__.split(".")[0] for e in (estimator, inner)}:
+    fitted = getattr(estimator, "fitted_", estimator)  # segbench.serving.subsample
+    inner = getattr(fitted, "estimator_", fitted)  # segbench.algorithms.density
+    if "hdbscan" in {type(e).__module__.split(".")[0] for e in (estimator, fitted, inner)}:
         names.add("hdbscan")
     for block in getattr(pipeline, "blocks", {}).values():
         if getattr(block, "method", None) == "sbert":

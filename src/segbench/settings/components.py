@@ -56,12 +56,28 @@ class AlgoSettings(Component):
     """Name of the algorithm in tags, titles and the leaderboard (default: the class name)."""
     description: str = ""
     max_customers: int | None = Field(None, ge=1)
-    """Refuse datasets larger than this (guard of O(n²) methods)."""
+    """Refuse datasets larger than this (guard of O(n²) methods), before the fit, with a
+    message that names ``subsample``."""
+    subsample: int | None = Field(None, ge=20)
+    """Subsample-then-assign mode (:mod:`segbench.serving.subsample`): above this many
+    customers, fit on a seeded sample of this many and place the others with the project's
+    assignment method, logging its agreement (``subsample.*``). null = fit every customer.
+    Must not exceed ``max_customers``."""
     search_space: dict[str, Any] = Field(default_factory=dict)
     """What ``tune=optuna`` varies, by constructor argument:
     ``{n_clusters: {type: int, low: 2, high: 12}}`` (:mod:`segbench.tuning.space`)."""
 
     _named = model_validator(mode="before")(_name_from_target)
+
+    @model_validator(mode="after")
+    def _subsample_within_guard(self) -> AlgoSettings:
+        limit, size = self.max_customers, self.subsample
+        if limit is not None and size is not None and size > limit:
+            raise ValueError(
+                f"subsample={size} is above max_customers={limit}: the sample itself would be "
+                f"refused; choose algo.subsample of at most {limit}"
+            )
+        return self
 
 
 class BlockSettings(Component):

@@ -97,8 +97,12 @@ def schema_defaults() -> dict[str, Any]:
     tree["dataset"] = {
         key: DatasetSettings.model_fields[key].default for key in DATASET_RESERVED_DEFAULTS
     }
+    # and the algorithm's mode of fitting (algo.subsample=N without `+`)
+    tree["algo"] = {key: AlgoSettings.model_fields[key].default for key in ALGO_RESERVED_DEFAULTS}
     return tree
 
 
 #: Keys of the ``dataset`` section that segbench reads and that have a default in the schema.
 DATASET_RESERVED_DEFAULTS = ("max_dropped_share", "noise_label")
+#: Keys of the ``algo`` section that segbench reads and that have a default in the schema.
+ALGO_RESERVED_DEFAULTS = ("subsample",)
