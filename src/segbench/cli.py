@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,7 +28,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from segbench.configs import CONFIG_DIR, register, resolve
 from segbench.errors import SegbenchError, store_message
-from segbench.experiment import RunResult, run_experiment
 from segbench.settings.tracking import default_uri
 from segbench.tracking.mlflow_run import (
     Interrupted,
@@ -36,14 +36,10 @@ from segbench.tracking.mlflow_run import (
     interruption,
     recording,
 )
-from segbench.tracking.store import ui_hint
-from segbench.tracking.sweep import (
-    JOB_TAG,
-    JobOutcome,
-    headline,
-    parent_from_environment,
-    record_job_failure,
-)
+
+if TYPE_CHECKING:  # the run's modules are imported when a run starts (``import`` stays light)
+    from segbench.experiment import RunResult
+    from segbench.tracking.sweep import JobOutcome
 
 log = logging.getLogger("segbench")
 
@@ -67,6 +63,8 @@ def summary(result: RunResult) -> str:
     ]
     for reason in result.notes.values():
         lines.append(f"  note: {reason}")
+    from segbench.tracking.store import ui_hint
+
     hint = ui_hint(result.tracking_uri, result.experiment_id, result.run_id)
     lines.append(f"  store {result.tracking_uri} · {hint}")
     return "\n".join(lines)
@@ -89,6 +87,8 @@ def exit_status(err: BaseException) -> int:
 
 
 def _single(cfg: DictConfig, overrides: list[str]) -> None:
+    from segbench.experiment import run_experiment
+
     with recording() as record:
         try:
             result = run_experiment(resolve(cfg), overrides)
@@ -103,6 +103,15 @@ def _single(cfg: DictConfig, overrides: list[str]) -> None:
 
 def _job(cfg: DictConfig, number: int, overrides: list[str]) -> JobOutcome:
     """One job of a sweep: run it, return its outcome (never raise but for an interruption)."""
+    from segbench.experiment import run_experiment
+    from segbench.tracking.sweep import (
+        JOB_TAG,
+        JobOutcome,
+        headline,
+        parent_from_environment,
+        record_job_failure,
+    )
+
     handle_termination_signals()  # in a launcher's worker process
     parent = parent_from_environment()
     with recording(parent, {JOB_TAG: str(number)} if parent else None) as record:
