@@ -3,6 +3,10 @@
 A thin entry point: Hydra composes the config, :func:`segbench.configs.resolve` turns it into
 typed settings once, and :func:`segbench.experiment.run_experiment` runs them.
 
+- ``-v``/``--verbose`` (before or among the overrides) is ``tracking.verbose=true``: the
+  summary then says where the run's time went (its ``time.<phase>`` metrics). Only the
+  run's own modules are imported at start-up; the experiment (scikit-learn, MLflow …) when a
+  run starts.
 - Expected user errors (:class:`~segbench.errors.SegbenchError`) print one paragraph and exit
   with status 2, no traceback.
 - Ctrl-C (SIGINT) and SIGTERM end the run KILLED and print one line (exit status 130 or 143).
@@ -63,11 +67,38 @@ def summary(result: RunResult) -> str:
     ]
     for reason in result.notes.values():
         lines.append(f"  note: {reason}")
+    if settings.tracking.verbose and result.phase_seconds:
+        lines.append(f"  time: {phase_line(result.phase_seconds, result.wall_seconds)}")
     from segbench.tracking.store import ui_hint
 
     hint = ui_hint(result.tracking_uri, result.experiment_id, result.run_id)
     lines.append(f"  store {result.tracking_uri} · {hint}")
     return "\n".join(lines)
+
+
+def phase_line(seconds: dict[str, float], wall: float) -> str:
+    """Each phase's seconds and share of the run's wall time, for the summary.
+
+    >>> phase_line({"load": 0.5, "fit": 1.5}, 2.0)
+    'load 0.50 s (25 %) · fit 1.50 s (75 %)'
+    """
+    return " · ".join(f"{k} {v:.2f} s ({100 * v / (wall or 1):.0f} %)" for k, v in seconds.items())
+
+
+#: Flags handled before Hydra: ``-v``/``--verbose`` is the override ``tracking.verbose=true``.
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+def verbose_flag(argv: list[str]) -> list[str]:
+    """``argv`` with ``-v``/``--verbose`` turned into ``tracking.verbose=true``.
+
+    >>> verbose_flag(["segbench", "-v", "algo=gmm"])
+    ['segbench', 'algo=gmm', 'tracking.verbose=true']
+    >>> verbose_flag(["segbench", "algo=gmm"])
+    ['segbench', 'algo=gmm']
+    """
+    rest = [a for a in argv if a not in VERBOSE_FLAGS]
+    return rest + ["tracking.verbose=true"] if len(rest) < len(argv) else rest
 
 
 def what_was_recorded(record: RunRecord) -> str:
@@ -144,6 +175,7 @@ def _task(cfg: DictConfig) -> JobOutcome | None:
 def main() -> None:
     """Console-script entry point."""
     register()
+    sys.argv = verbose_flag(sys.argv)
     handle_termination_signals()
     # with a tracking server MLflow prints a link per ended run (every trial, every job);
     # the summary gives the links that matter
