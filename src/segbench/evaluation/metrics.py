@@ -44,6 +44,7 @@ Directions, families and ranges of these and every other metric:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -132,12 +133,22 @@ def evaluate(
     silhouette_sample_size: int = 10_000,
     seed: int = 0,
     silhouettes: tuple[np.ndarray, np.ndarray] | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """All metrics of a segmentation; returns ``(metrics, notes)``.
 
     ``silhouettes``: the result of :func:`silhouette_sample` when the caller already has it
-    (it is computed here otherwise).
+    (it is computed here otherwise). ``only``: compute just these metrics (a tuning trial's
+    objectives); ``n_segments`` and ``noise_fraction`` always.
+
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> sorted(evaluate(X, np.array([0, 0, 1, 1]), only={"davies_bouldin"})[0])
+    ['davies_bouldin', 'n_segments', 'noise_fraction']
     """
+
+    def wanted(*names: str) -> bool:
+        return only is None or any(name in only for name in names)
+
     labels = np.asarray(labels)
     noise = labels == -1
     segments = np.unique(labels[~noise])
@@ -148,28 +159,35 @@ def evaluate(
     notes: dict[str, str] = {}
     if len(segments) >= 2:
         Xc, lc = X[~noise], labels[~noise]
-        if silhouettes is None:
-            silhouettes = silhouette_sample(X, labels, silhouette_sample_size, seed)
-        if silhouettes is not None:
-            metrics["silhouette"] = float(np.mean(silhouettes[1]))
-            metrics["silhouette_all"] = metrics["silhouette"] * (1.0 - metrics["noise_fraction"])
-        used = (
-            len(silhouettes[0]) if silhouettes is not None else min(len(lc), silhouette_sample_size)
-        )
-        metrics["silhouette_sample_size"] = float(used)
-        metrics["davies_bouldin"] = float(davies_bouldin_score(Xc, lc))
-        metrics["calinski_harabasz"] = float(calinski_harabasz_score(Xc, lc))
+        if wanted("silhouette", "silhouette_all", "silhouette_sample_size"):
+            if silhouettes is None:
+                silhouettes = silhouette_sample(X, labels, silhouette_sample_size, seed)
+            if silhouettes is not None:
+                metrics["silhouette"] = float(np.mean(silhouettes[1]))
+                metrics["silhouette_all"] = metrics["silhouette"] * (
+                    1.0 - metrics["noise_fraction"]
+                )
+            used = (
+                len(silhouettes[0])
+                if silhouettes is not None
+                else min(len(lc), silhouette_sample_size)
+            )
+            metrics["silhouette_sample_size"] = float(used)
+        if wanted("davies_bouldin"):
+            metrics["davies_bouldin"] = float(davies_bouldin_score(Xc, lc))
+        if wanted("calinski_harabasz"):
+            metrics["calinski_harabasz"] = float(calinski_harabasz_score(Xc, lc))
     else:
         notes["metrics_skipped"] = (
             f"found {len(segments)} segment(s) (noise excluded); silhouette, davies_bouldin "
             "and calinski_harabasz need at least 2"
         )
-    if truth is not None:
+    if truth is not None and wanted("ari", "ami", "nmi", "labelled_customers"):
         metrics.update(external_indices(truth, labels, notes))
     if model is not None:
-        if hasattr(model, "bic") and hasattr(model, "aic"):
+        if hasattr(model, "bic") and hasattr(model, "aic") and wanted("bic", "aic"):
             metrics["bic"] = float(model.bic(X))
             metrics["aic"] = float(model.aic(X))
-        if hasattr(model, "inertia_"):
+        if hasattr(model, "inertia_") and wanted("inertia"):
             metrics["inertia"] = float(model.inertia_)
     return metrics, notes

@@ -21,7 +21,10 @@ What the job's run gets (names are stable; the leaderboard may read them)
 name                           meaning
 =============================  ==============================================================
 metrics: regular names         the refit of the selected trial (``silhouette``, ``ari``, …)
-``best.<metric>``              every metric of the selected trial as the trial scored it
+``best.<metric>``              the selected trial's metrics as the trial scored them: a trial
+                               computes its objectives and what its feasibility needs
+                               (``n_segments``, ``noise_fraction``, ``fit_seconds``), nothing
+                               else (the refit, under the regular names, computes every one)
 ``baseline.<metric>``          the untuned config's metrics (``tune.baseline=true``)
 ``tune.n_trials``              evaluations in the study (all workers): complete and
                                infeasible trials that did not repeat an evaluated point
