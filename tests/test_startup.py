@@ -19,7 +19,11 @@ def loaded_after(code: str) -> set[str]:
     """Top-level packages in ``sys.modules`` after ``code`` runs in a fresh interpreter."""
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, env=dict(os.environ), check=True
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        check=True,
     )
     return set(json.loads(done.stdout.splitlines()[-1]))
 

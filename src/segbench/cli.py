@@ -98,7 +98,7 @@ def verbose_flag(argv: list[str]) -> list[str]:
     ['segbench', 'algo=gmm']
     """
     rest = [a for a in argv if a not in VERBOSE_FLAGS]
-    return rest + ["tracking.verbose=true"] if len(rest) < len(argv) else rest
+    return [*rest, "tracking.verbose=true"] if len(rest) < len(argv) else rest
 
 
 def what_was_recorded(record: RunRecord) -> str:

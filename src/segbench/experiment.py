@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -37,7 +36,6 @@ from segbench.settings.identity import defining
 from segbench.tracking import tracked_run
 from segbench.tracking.console import quiet_libraries
 from segbench.tracking.mlflow_run import RunTracker, flatten
-from segbench.tracking.phases import PhaseClock
 from segbench.tracking.outputs import (
     DESCRIPTION_TAG,
     log_dataset,
@@ -47,6 +45,7 @@ from segbench.tracking.outputs import (
     run_tags,
 )
 from segbench.tracking.params import run_name, run_params, taken_names, unique_name
+from segbench.tracking.phases import PhaseClock
 from segbench.tuning import FeatureSpec, SearchSpace, StudySpec
 
 log = logging.getLogger(__name__)
@@ -364,9 +363,16 @@ def run_experiment(
                 settings, data, features, pipeline, run, clock
             )
             clock.mark("profile")
-            profiles = segment_profiles(seg.labels, features.profile, settings.privacy.min_cell_size)
+            profiles = segment_profiles(
+                seg.labels, features.profile, settings.privacy.min_cell_size
+            )
             describe(
-                settings, run, Fitted(data, features, seg, pipeline, profiles), metrics, notes, clock
+                settings,
+                run,
+                Fitted(data, features, seg, pipeline, profiles),
+                metrics,
+                notes,
+                clock,
             )
             clock.stop()
             wall = clock.total

@@ -192,9 +192,9 @@ def silhouette_gap(silhouettes: np.ndarray, groups: pd.Series | np.ndarray) -> f
 
     ``max_a s̄_a − min_a s̄_a`` with ``s̄_a`` the mean of the per-customer silhouettes
     (Rousseeuw 1987) of group ``a``'s members (fairlearn's ``MetricFrame`` of
-    ``mean_prediction``, ``difference()``; here one ``np.mean`` per group). ``silhouettes`` are those of the main silhouette's sample (non-noise
-    customers), ``groups`` the attribute of the same customers. A group with no sampled member
-    does not count.
+    ``mean_prediction``, ``difference()``; here one ``np.mean`` per group). ``silhouettes``
+    are those of the main silhouette's sample (non-noise customers), ``groups`` the attribute
+    of the same customers. A group with no sampled member does not count.
 
     >>> round(silhouette_gap([0.5, 0.7, 0.1, 0.3], ["f", "f", "m", "m"]), 3)
     0.4
