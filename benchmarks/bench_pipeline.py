@@ -96,7 +96,9 @@ def last_run_phases(store: str) -> dict[str, float]:
     client = MlflowClient(store)
     exp = client.get_experiment_by_name("segbench")
     (run,) = client.search_runs([exp.experiment_id], order_by=["start_time DESC"], max_results=1)
-    return {k: v for k, v in run.data.metrics.items() if k.startswith("time.") or k == "wall_seconds"}
+    return {
+        k: v for k, v in run.data.metrics.items() if k.startswith("time.") or k == "wall_seconds"
+    }
 
 
 def whole_process(repeats: int) -> list[dict]:
@@ -199,7 +201,9 @@ def stages(sizes: list[int], real: bool) -> list[dict]:
             with threadpool_limits(1, user_api="blas"):
                 plain_stages(data.transactions, when, k, n_init, cfg.seed)  # first-use imports
                 ours(cfg, data)
-                t_plain = min(plain_stages(data.transactions, when, k, n_init, cfg.seed) for _ in range(3))
+                t_plain = min(
+                    plain_stages(data.transactions, when, k, n_init, cfg.seed) for _ in range(3)
+                )
                 t_ours = min(ours(cfg, data) for _ in range(3))
             run_experiment(cfg)  # warm the store
             t_run = run_experiment(cfg).wall_seconds

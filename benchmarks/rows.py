@@ -17,11 +17,11 @@ from typing import Any
 
 
 def row(job: str, segbench: float, plain: float | None, unit: str, target: str) -> dict[str, Any]:
-    """One row; the ratio is segbench / plain (plain / segbench for a rate such as trials/s,
-    so that a ratio above 1 always means segbench costs more)."""
+    """One row; the ratio is segbench / plain (for seconds and GB lower is better, for a rate
+    such as trials/s higher is better: the target says which)."""
     ratio = None
     if plain:
-        ratio = plain / segbench if unit.endswith("/s") else segbench / plain
+        ratio = segbench / plain
     return {
         "job": job,
         "segbench": float(segbench),

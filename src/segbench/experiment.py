@@ -46,7 +46,8 @@ from segbench.tracking.outputs import (
 )
 from segbench.tracking.params import run_name, run_params, taken_names, unique_name
 from segbench.tracking.phases import PhaseClock
-from segbench.tuning import FeatureSpec, SearchSpace, StudySpec
+from segbench.tuning.features import FeatureSpec
+from segbench.tuning.spec import StudySpec
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,8 @@ def tuned_paths(settings: RunSettings) -> list[str]:
     """The config paths the run's study varies (none when not tuning)."""
     if not settings.tune.enabled:
         return []
+    from segbench.tuning.space import SearchSpace
+
     return SearchSpace.from_settings(settings.algo, settings.tune, feature_spec(settings)).paths
 
 

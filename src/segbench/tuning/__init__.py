@@ -59,11 +59,36 @@ the trial whose result it took) and no run. Budget, repeats, heartbeat and the s
 :mod:`segbench.tuning.study`.
 """
 
-from segbench.tuning.features import FeatureSpec
-from segbench.tuning.objectives import Objective, parse_objectives, select_trial
-from segbench.tuning.space import Param, SearchSpace
-from segbench.tuning.spec import StudySpec
-from segbench.tuning.tuner import Tuned, tune_segmentation
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segbench.tuning.features import FeatureSpec
+    from segbench.tuning.objectives import Objective, parse_objectives, select_trial
+    from segbench.tuning.space import Param, SearchSpace
+    from segbench.tuning.spec import StudySpec
+    from segbench.tuning.tuner import Tuned, tune_segmentation
+
+#: Where each public name lives: imported on first use, so a run that does not tune never
+#: imports Optuna (``segbench.tuning.features`` and ``.spec`` are light).
+_HOMES = {
+    "FeatureSpec": "features",
+    "Objective": "objectives",
+    "parse_objectives": "objectives",
+    "select_trial": "objectives",
+    "Param": "space",
+    "SearchSpace": "space",
+    "StudySpec": "spec",
+    "Tuned": "tuner",
+    "tune_segmentation": "tuner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"segbench.tuning.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'segbench.tuning' has no attribute {name!r}")
+
 
 __all__ = [
     "FeatureSpec",
