@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from rows import add_json_option, load, report, row
 
 HERE = Path(__file__).resolve().parent

@@ -39,11 +39,10 @@ import numpy as np
 import optuna
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from rows import add_json_option, load, report, row
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
-
-from rows import add_json_option, load, report, row
 
 from segbench.algorithms import fit_segmentation
 from segbench.api import settings
