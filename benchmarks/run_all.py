@@ -40,7 +40,9 @@ def run_one(script: Path, extra: list[str]) -> tuple[list[dict], float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         tic = time.perf_counter()
-        done = subprocess.run([sys.executable, str(script), "--json", str(out), *extra], check=False)
+        done = subprocess.run(
+            [sys.executable, str(script), "--json", str(out), *extra], check=False
+        )
         seconds = time.perf_counter() - tic
         if done.returncode == 0 and out.exists():
             return json.loads(out.read_text()), seconds
