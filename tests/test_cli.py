@@ -130,6 +130,10 @@ def test_verbose_flag_prints_where_the_time_went(tmp_path):
         assert f" {phase} " in line
     (run,) = all_runs(store(tmp_path))
     assert run.data.metrics["time.fit"] > 0
+    # the command leaves without the interpreter's teardown (cli.leave): what logging wrote
+    # to the job's log file is there, flushed
+    (logged,) = tmp_path.glob("outputs/*/*/*.log")
+    assert "features: 400 customers" in logged.read_text()
     # without the flag the summary stays short; the setting does the same as the flag
     quiet = segbench(tmp_path, "dataset.n_customers=400", "extras=lean")
     assert quiet.returncode == 0 and "time:" not in quiet.stdout
