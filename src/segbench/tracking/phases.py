@@ -41,6 +41,8 @@ class PhaseClock:
         """End the running phase (if any) and start ``phase`` (a phase may run again: its
         times add up)."""
         now = self._lap()
+        if self._current is None and not self.seconds:  # the first phase starts the clock
+            self.started = now
         self._current, self._since = phase, now
         if self.announce_after is not None:
             self._timer = threading.Timer(self.announce_after, self._announce, (phase,))
@@ -71,7 +73,8 @@ class PhaseClock:
 
     @property
     def total(self) -> float:
-        """Seconds from the clock's start to :meth:`stop` (or now)."""
+        """Seconds from the first phase's start to :meth:`stop` (or now): the sum of the
+        phases."""
         return (self._stopped_at or time.perf_counter()) - self.started
 
     def metrics(self) -> dict[str, float]:
