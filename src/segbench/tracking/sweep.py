@@ -537,13 +537,16 @@ def _finish(
 #: configs (about half a megabyte) until its batch ends, so a sweep's memory would grow with
 #: its jobs; in batches it stays flat (the jobs run one after the other either way).
 IN_PROCESS_BATCH = 10
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
 def _batch_size(launcher: Any, jobs: int) -> int:
-    """All jobs in one batch, but :data:`IN_PROCESS_BATCH` for Hydra's basic launcher."""
-    from hydra._internal.core_plugins.basic_launcher import BasicLauncher
-
-    return min(jobs, IN_PROCESS_BATCH) if isinstance(launcher, BasicLauncher) else jobs
+    """All jobs in one batch, but :data:`IN_PROCESS_BATCH` for Hydra's basic launcher (told
+    by name: Hydra's plugin scan may load its module twice, so ``isinstance`` can miss it)."""
+    basic = any(
+        f"{c.__module__}.{c.__qualname__}" == BASIC_LAUNCHER for c in type(launcher).__mro__
+    )
+    return min(jobs, IN_PROCESS_BATCH) if basic else jobs
 
 
 def _release(result: Any) -> None:
