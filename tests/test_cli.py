@@ -120,3 +120,22 @@ def test_console_script_is_the_same_program(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
+
+
+def test_verbose_flag_prints_where_the_time_went(tmp_path):
+    done = segbench(tmp_path, "-v", "dataset.n_customers=400", "extras=lean")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (line,) = [x for x in done.stdout.splitlines() if x.strip().startswith("time:")]
+    for phase in ("setup", "load", "features", "fit", "score", "log", "report"):
+        assert f" {phase} " in line
+    (run,) = all_runs(store(tmp_path))
+    assert run.data.metrics["time.fit"] > 0
+    # the command leaves without the interpreter's teardown (cli.leave): what logging wrote
+    # to the job's log file is there, flushed
+    (logged,) = tmp_path.glob("outputs/*/*/*.log")
+    assert "features: 400 customers" in logged.read_text()
+    # without the flag the summary stays short; the setting does the same as the flag
+    quiet = segbench(tmp_path, "dataset.n_customers=400", "extras=lean")
+    assert quiet.returncode == 0 and "time:" not in quiet.stdout
+    setting = segbench(tmp_path, "dataset.n_customers=400", "extras=lean", "tracking.verbose=true")
+    assert "  time: setup" in setting.stdout

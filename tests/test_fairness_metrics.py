@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -191,3 +192,52 @@ def test_attributes_from_config():
     assert resolve_attributes([], data) == []
     with pytest.raises(ConfigError, match="it has: gender"):
         resolve_attributes(["age_band"], data)
+
+
+@pytest.mark.realdata
+def test_numpy_metrics_equal_fairlearn_on_a_real_dataset():
+    # the metrics are computed from counts in numpy; fairlearn's MetricFrame (what they were
+    # computed with before) gives the same values on Online Retail's countries and a k-means
+    from fairlearn.metrics import MetricFrame, mean_prediction, selection_rate
+    from sklearn.cluster import KMeans
+
+    from datapaths import RETAIL, data_file
+    from segbench.api import settings
+    from segbench.datasets import load_dataset
+    from segbench.experiment import build_features
+
+    data_file(RETAIL)  # skips without the shared data
+    cfg = settings(["dataset=online_retail", "features=rfm"])
+    data = load_dataset(cfg.dataset)
+    _, features = build_features(cfg, data)
+    labels = KMeans(6, n_init=2, random_state=0).fit_predict(features.X)
+    labels[:25] = -1  # a noise segment counts as a segment of its own
+    rows, sil = silhouette_sample(features.X, labels, sample_size=2000, seed=0)
+    assert data.sensitive is not None and data.sensitive.shape[1] >= 2
+    for attribute in data.sensitive.columns:
+        groups = data.sensitive[attribute].reindex(features.index).to_numpy()
+        known = pd.notna(groups)
+        lab, grp = labels[known], groups[known].astype(str)
+        assert len(np.unique(grp)) >= 2
+        frame = MetricFrame(
+            metrics={int(k): partial(selection_rate, pos_label=k) for k in np.unique(lab)},
+            y_true=lab,
+            y_pred=lab,
+            sensitive_features=grp,
+        )
+        expected_dp = float(np.max(frame.difference(method="between_groups").to_numpy()))
+        keep = pd.notna(groups[rows])
+        gap = MetricFrame(
+            metrics=mean_prediction,
+            y_true=sil[keep],
+            y_pred=sil[keep],
+            sensitive_features=groups[rows][keep].astype(str),
+        ).difference(method="between_groups")
+        by_hand = pd.crosstab(lab, grp)
+        tv = (by_hand / by_hand.sum()).sub(by_hand.sum(axis=1) / len(lab), axis=0).abs().sum()
+        got = fairness_metrics(labels, groups, (sil, groups[rows]))
+        assert got["dp_difference"] == pytest.approx(expected_dp, rel=1e-12, abs=1e-15)
+        assert got["silhouette_gap"] == pytest.approx(float(gap), rel=1e-12, abs=1e-15)
+        assert got["distribution_distance"] == pytest.approx(0.5 * tv.max(), rel=1e-12)
+        assert got["balance"] == pytest.approx(balance(labels, groups), rel=0)
+        assert got["dp_difference"] > 0 and got["silhouette_gap"] > 0

@@ -83,7 +83,8 @@ def test_a_tuned_run_logs_each_trial_as_a_child_and_the_refit_on_the_parent(stor
     assert params["baseline.algo.n_clusters"] == "6" and "best.algo.n_clusters" not in params
     assert params["algo.search_space.n_clusters.high"] == "8" and params["tune.n_trials"] == "10"
     assert m["best.silhouette"] == pytest.approx(m["silhouette"])  # the refit is the trial
-    assert m["ari"] > 0.9 and "best.ari" in m and "baseline.silhouette" in m
+    assert m["ari"] > 0.9 and "baseline.silhouette" in m and "baseline.ari" in m
+    assert "best.ari" not in m  # a trial computes its objectives only (silhouette here)
     # 7 points (k = 2..8): each evaluated once at most; a trial that drew an evaluated point
     # took its result without a fit, a run or a count
     assert m["tune.n_trials"] <= 7 and m["tune.n_trials_run"] > m["tune.n_trials"]
@@ -437,3 +438,39 @@ def test_every_algorithm_can_be_tuned_over_its_own_search_space(store, algo):
     tuned, _ = tune(cfg)  # every space holds feasible points: six seeded draws find one
     assert tuned.metrics["tune.n_failed"] == 0
     assert tuned.metrics["tune.n_complete"] >= 1
+
+
+def test_a_trial_computes_only_its_objectives(store):
+    # the toy data has ground truth and a sensitive attribute: a run scores ari and fairness,
+    # a trial of a davies_bouldin study computes davies_bouldin and what feasibility needs
+    cfg = config(
+        store, "features=demographics", "tune.n_trials=4", "tune.objectives=[davies_bouldin:min]"
+    )
+    tuned, run_id = tune(cfg)
+    kids = children(store, run_id)
+    assert kids
+    for kid in kids:
+        assert set(kid.data.metrics) == {
+            "davies_bouldin",
+            "n_segments",
+            "noise_fraction",
+            "fit_seconds",
+        }
+    # the refit is scored in full: the run's metrics are every metric of a run
+    assert {"silhouette", "ari", "calinski_harabasz", "fairness.gender.balance"} <= set(
+        tuned.metrics
+    )
+    assert "baseline.fairness.gender.balance" in tuned.metrics
+    # a fairness objective computes that one metric of that one attribute
+    score = scorer(cfg).for_metrics(["fairness.gender.silhouette_gap"])
+    data = load_dataset(cfg.dataset)
+    _, features = build_features(cfg, data)
+    from segbench.algorithms import fit_segmentation
+
+    metrics, _ = score(features, data, fit_segmentation(cfg.algo, features.X))
+    assert set(metrics) == {
+        "fairness.gender.silhouette_gap",
+        "n_segments",
+        "noise_fraction",
+        "fit_seconds",
+    }

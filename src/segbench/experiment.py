@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -46,7 +45,9 @@ from segbench.tracking.outputs import (
     run_tags,
 )
 from segbench.tracking.params import run_name, run_params, taken_names, unique_name
-from segbench.tuning import FeatureSpec, SearchSpace, StudySpec
+from segbench.tracking.phases import PhaseClock
+from segbench.tuning.features import FeatureSpec
+from segbench.tuning.spec import StudySpec
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ class RunResult:
     data: CustomerData
     settings: RunSettings
     wall_seconds: float = 0.0
+    #: Seconds per phase of the run (``time.<phase>`` metrics), in the order they ran.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def feature_spec(settings: RunSettings) -> FeatureSpec:
@@ -170,6 +173,8 @@ def tuned_paths(settings: RunSettings) -> list[str]:
     """The config paths the run's study varies (none when not tuning)."""
     if not settings.tune.enabled:
         return []
+    from segbench.tuning.space import SearchSpace
+
     return SearchSpace.from_settings(settings.algo, settings.tune, feature_spec(settings)).paths
 
 
@@ -215,23 +220,29 @@ def segment(
     features: FeatureMatrix,
     pipeline: FeaturePipeline,
     run: RunTracker,
+    clock: PhaseClock | None = None,
 ) -> Segmented:
     """Fit (or tune, then refit) and score the segmentation; its stability too.
 
     A tuned run's params get the refit's values at the tuned paths (the configured ones are
-    its ``baseline.*`` params, :func:`segbench.tracking.params.run_params`).
+    its ``baseline.*`` params, :func:`segbench.tracking.params.run_params`). ``clock`` times
+    the phases ``fit`` (or ``tune``), ``score`` and ``stability``.
     """
+    clock = clock or PhaseClock(announce_after=None)
     score = scorer(settings)
     values: dict[str, Any] = {}
     if not settings.tune.enabled:
+        clock.mark("fit")
         sensitive = sensitive_frame(data, features.index)
         seg = fit_segmentation(settings.algo, features.X, sensitive, settings.seed)
+        clock.mark("score")
         metrics, notes = score(features, data, seg)
         metrics.update(seg.metrics)  # the subsample-then-assign mode's subsample.* metrics
         notes.update(seg.notes)
     else:  # a study of trials (nested runs); the selected trial refit
         from segbench.tuning import tune_segmentation
 
+        clock.mark("tune")
         tuned = tune_segmentation(study_spec(settings), score, data, features, run, pipeline)
         seg, metrics, notes = tuned.segmentation, tuned.metrics, tuned.notes
         features, pipeline = tuned.features, tuned.pipeline or pipeline
@@ -239,6 +250,7 @@ def segment(
         run.params(values)
     sensitive = sensitive_frame(data, features.index)  # fairness-aware refits need it
     stability = settings.evaluation.stability
+    clock.mark("stability")
     metrics.update(stability_metrics(stability, seg, features.X, settings.seed, notes, sensitive))
     metrics["n_customers"] = float(data.n_customers)
     metrics["n_features"] = float(features.shape[1])
@@ -254,9 +266,13 @@ def describe(
     fitted: Fitted,
     metrics: dict[str, float],
     notes: dict[str, str],
+    clock: PhaseClock | None = None,
 ) -> None:
     """Analyse, log and report the fitted run: the analyses, the metrics and artifacts, the
-    model, and the fairness, privacy and transparency report with the segment card."""
+    model, and the fairness, privacy and transparency report with the segment card (the
+    phases ``analyses``, ``log`` and ``report`` of ``clock``)."""
+    clock = clock or PhaseClock(announce_after=None)
+    clock.mark("analyses")
     facts = RunFacts(
         seed=settings.seed,
         min_cell_size=settings.privacy.min_cell_size,
@@ -266,6 +282,7 @@ def describe(
     analyses = run_analyses(run, settings.analysis, facts, fitted)
     metrics.update(analyses.metrics)
     seg, features = fitted.seg, fitted.features
+    clock.mark("log")
     log_outputs(
         run,
         settings.tracking,
@@ -283,6 +300,7 @@ def describe(
         silhouette_sample_size=facts.silhouette_sample_size,
         min_cell_size=settings.privacy.min_cell_size,
     )
+    clock.mark("report")
     report = audit_segmentation(
         settings.fairness,
         fitted.data,
@@ -314,53 +332,71 @@ def run_experiment(
     (:func:`segbench.tracking.params.run_name`) and are kept as the tag
     ``segbench.overrides``.
     """
-    started = time.perf_counter()
+    clock = PhaseClock()
+    clock.mark("setup")  # the store, the run, its params and config
     overrides = list(overrides or [])
     tags = run_tags(settings, overrides, version=__version__, key_source=key_source())
     tracking = settings.tracking
     name = run_name(settings, overrides)
-    with (
-        quiet_libraries(),
-        tracked_run(
-            tracking.uri,
-            tracking.experiment,
-            run_name=name,
-            tags=tags,
-            parent_run_id=parent_run_id or tracking.parent_run_id,
-            heartbeat_seconds=tracking.heartbeat_seconds,
-            stale_after_seconds=tracking.stale_after_seconds,
-        ) as run,
-        threadpool_limits(limits=settings.blas_threads, user_api="blas"),
-    ):
-        if not tracking.run_name:
-            name_run(run, name)
-        tuned = tuned_paths(settings)
-        run.params(run_params(settings, tuned))
-        run.text(yaml.safe_dump(redacted(settings.dump()), sort_keys=False), "config.yaml")
-        data = load_dataset(settings.dataset)
-        log_dataset(run, data, *dataset_source(settings))
-        pipeline, features = build_features(settings, data)
-        seg, metrics, notes, features, pipeline, values = segment(
-            settings, data, features, pipeline, run
-        )
-        profiles = segment_profiles(seg.labels, features.profile, settings.privacy.min_cell_size)
-        describe(settings, run, Fitted(data, features, seg, pipeline, profiles), metrics, notes)
-        wall = time.perf_counter() - started
-        run.metrics({"wall_seconds": wall})
-        summary = run_description(
-            metrics,
-            notes,
-            tuned=values if settings.tune.enabled else None,
-            objectives=[o.rpartition(":")[0] or o for o in settings.tune.objectives],
-        )
-        run.tags({DESCRIPTION_TAG: summary})
+    try:
+        with (
+            quiet_libraries(),
+            tracked_run(
+                tracking.uri,
+                tracking.experiment,
+                run_name=name,
+                tags=tags,
+                parent_run_id=parent_run_id or tracking.parent_run_id,
+                heartbeat_seconds=tracking.heartbeat_seconds,
+                stale_after_seconds=tracking.stale_after_seconds,
+            ) as run,
+            threadpool_limits(limits=settings.blas_threads, user_api="blas"),
+        ):
+            if not tracking.run_name:
+                name_run(run, name)
+            tuned = tuned_paths(settings)
+            run.params(run_params(settings, tuned))
+            run.text(yaml.safe_dump(redacted(settings.dump()), sort_keys=False), "config.yaml")
+            clock.mark("load")
+            data = load_dataset(settings.dataset)
+            log_dataset(run, data, *dataset_source(settings))
+            clock.mark("features")
+            pipeline, features = build_features(settings, data)
+            seg, metrics, notes, features, pipeline, values = segment(
+                settings, data, features, pipeline, run, clock
+            )
+            clock.mark("profile")
+            profiles = segment_profiles(
+                seg.labels, features.profile, settings.privacy.min_cell_size
+            )
+            describe(
+                settings,
+                run,
+                Fitted(data, features, seg, pipeline, profiles),
+                metrics,
+                notes,
+                clock,
+            )
+            clock.stop()
+            wall = clock.total
+            times = clock.metrics()
+            run.metrics({"wall_seconds": wall, **times})
+            summary = run_description(
+                metrics,
+                notes,
+                tuned=values if settings.tune.enabled else None,
+                objectives=[o.rpartition(":")[0] or o for o in settings.tune.objectives],
+            )
+            run.tags({DESCRIPTION_TAG: summary})
+    finally:  # a failed run leaves no phase announcing itself
+        clock.stop()
 
     return RunResult(
         run_id=run.run_id,
         experiment_id=run.experiment_id,
         tracking_uri=run.uri,
         labels=pd.Series(seg.labels, index=features.index, name="segment"),
-        metrics=metrics | {"wall_seconds": wall},
+        metrics=metrics | {"wall_seconds": wall, **times},
         notes=notes,
         profiles=profiles,
         features=features,
@@ -368,6 +404,7 @@ def run_experiment(
         data=data,
         settings=settings,
         wall_seconds=wall,
+        phase_seconds=dict(clock.seconds),
     )
 
 

@@ -44,6 +44,8 @@ Directions, families and ranges of these and every other metric:
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,19 @@ from sklearn.metrics import (
 from segbench.data.sampling import sample_rows
 
 
+def _digest(array: np.ndarray) -> tuple[Any, ...]:
+    """A content key of ``array`` (its shape, type and a BLAKE2 hash of its bytes)."""
+    array = np.ascontiguousarray(array)
+    data = array.view(np.uint8) if array.dtype != object else repr(array.tolist()).encode()
+    return array.shape, array.dtype.str, hashlib.blake2b(data, digest_size=16).digest()
+
+
+#: The last silhouette sample computed: ``(key, result)``. A run's scorer and its silhouette
+#: plot ask for the same one (an O(sample²) computation); the key is the content of ``X``
+#: and ``labels``, the sample size and the seed, so a different input is never served it.
+_LAST_SAMPLE: tuple[Any, Any] = (None, None)
+
+
 def silhouette_sample(
     X: np.ndarray, labels: np.ndarray, sample_size: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -68,16 +83,24 @@ def silhouette_sample(
     Non-noise customers; above ``sample_size`` of them a seeded sample of that size
     (:func:`segbench.data.sampling.sample_rows`). Returns ``(row positions, silhouettes)``,
     or ``None`` when fewer than two segments are left. The logged ``silhouette`` is the mean
-    of these values, and the fairness silhouette gap compares them by group.
+    of these values, and the fairness silhouette gap compares them by group. The last result
+    is kept (:data:`_LAST_SAMPLE`): the same call again costs a hash of its inputs.
     """
+    global _LAST_SAMPLE
     labels = np.asarray(labels)
+    key = (_digest(np.asarray(X)), _digest(labels), int(sample_size), int(seed))
+    last_key, last = _LAST_SAMPLE
+    if last_key == key:
+        return None if last is None else (last[0].copy(), last[1].copy())
     rows = np.flatnonzero(labels != -1)
     picked = sample_rows(len(rows), sample_size, seed)
     if picked is not None:
         rows = rows[picked]
-    if len(np.unique(labels[rows])) < 2:
-        return None
-    return rows, silhouette_samples(X[rows], labels[rows])
+    result = None
+    if len(np.unique(labels[rows])) >= 2:
+        result = rows, silhouette_samples(X[rows], labels[rows])
+    _LAST_SAMPLE = (key, result)
+    return None if result is None else (result[0].copy(), result[1].copy())
 
 
 def sampled_silhouette(
@@ -132,12 +155,22 @@ def evaluate(
     silhouette_sample_size: int = 10_000,
     seed: int = 0,
     silhouettes: tuple[np.ndarray, np.ndarray] | None = None,
+    only: Collection[str] | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """All metrics of a segmentation; returns ``(metrics, notes)``.
 
     ``silhouettes``: the result of :func:`silhouette_sample` when the caller already has it
-    (it is computed here otherwise).
+    (it is computed here otherwise). ``only``: compute just these metrics (a tuning trial's
+    objectives); ``n_segments`` and ``noise_fraction`` always.
+
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> sorted(evaluate(X, np.array([0, 0, 1, 1]), only={"davies_bouldin"})[0])
+    ['davies_bouldin', 'n_segments', 'noise_fraction']
     """
+
+    def wanted(*names: str) -> bool:
+        return only is None or any(name in only for name in names)
+
     labels = np.asarray(labels)
     noise = labels == -1
     segments = np.unique(labels[~noise])
@@ -148,28 +181,35 @@ def evaluate(
     notes: dict[str, str] = {}
     if len(segments) >= 2:
         Xc, lc = X[~noise], labels[~noise]
-        if silhouettes is None:
-            silhouettes = silhouette_sample(X, labels, silhouette_sample_size, seed)
-        if silhouettes is not None:
-            metrics["silhouette"] = float(np.mean(silhouettes[1]))
-            metrics["silhouette_all"] = metrics["silhouette"] * (1.0 - metrics["noise_fraction"])
-        used = (
-            len(silhouettes[0]) if silhouettes is not None else min(len(lc), silhouette_sample_size)
-        )
-        metrics["silhouette_sample_size"] = float(used)
-        metrics["davies_bouldin"] = float(davies_bouldin_score(Xc, lc))
-        metrics["calinski_harabasz"] = float(calinski_harabasz_score(Xc, lc))
+        if wanted("silhouette", "silhouette_all", "silhouette_sample_size"):
+            if silhouettes is None:
+                silhouettes = silhouette_sample(X, labels, silhouette_sample_size, seed)
+            if silhouettes is not None:
+                metrics["silhouette"] = float(np.mean(silhouettes[1]))
+                metrics["silhouette_all"] = metrics["silhouette"] * (
+                    1.0 - metrics["noise_fraction"]
+                )
+            used = (
+                len(silhouettes[0])
+                if silhouettes is not None
+                else min(len(lc), silhouette_sample_size)
+            )
+            metrics["silhouette_sample_size"] = float(used)
+        if wanted("davies_bouldin"):
+            metrics["davies_bouldin"] = float(davies_bouldin_score(Xc, lc))
+        if wanted("calinski_harabasz"):
+            metrics["calinski_harabasz"] = float(calinski_harabasz_score(Xc, lc))
     else:
         notes["metrics_skipped"] = (
             f"found {len(segments)} segment(s) (noise excluded); silhouette, davies_bouldin "
             "and calinski_harabasz need at least 2"
         )
-    if truth is not None:
+    if truth is not None and wanted("ari", "ami", "nmi", "labelled_customers"):
         metrics.update(external_indices(truth, labels, notes))
     if model is not None:
-        if hasattr(model, "bic") and hasattr(model, "aic"):
+        if hasattr(model, "bic") and hasattr(model, "aic") and wanted("bic", "aic"):
             metrics["bic"] = float(model.bic(X))
             metrics["aic"] = float(model.aic(X))
-        if hasattr(model, "inertia_"):
+        if hasattr(model, "inertia_") and wanted("inertia"):
             metrics["inertia"] = float(model.inertia_)
     return metrics, notes

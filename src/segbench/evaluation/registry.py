@@ -84,6 +84,7 @@ METRICS: tuple[MetricDef, ...] = (
     _m("fit_seconds", "min", "cost", 0, INF, "wall time of the fit"),
     _m("wall_seconds", "min", "cost", 0, INF, "wall time of the run"),
     _m("*.seconds", "min", "cost", 0, INF, "wall time of an analysis"),
+    _m("time.*", "min", "cost", 0, INF, "wall time of a phase of the run"),
     # stability (segbench.evaluation.stability)
     _m("stability", "max", "stability", -0.5, 1, "mean pairwise ARI of refits"),
     _m("stability_std", "min", "stability", 0, INF),

@@ -14,6 +14,8 @@ silhouette gap, from the per-customer silhouettes of the main silhouette's sampl
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import pandas as pd
 
@@ -52,13 +54,17 @@ def fairness_scores(
     index: pd.Index,
     labels: np.ndarray,
     silhouettes: tuple[np.ndarray, np.ndarray] | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, float]:
     """``fairness.<attribute>.<metric>`` for every configured attribute (empty when none).
 
     ``silhouettes``: ``(row positions, silhouettes)`` of the main silhouette's sample
     (:func:`segbench.evaluation.metrics.silhouette_sample`), for the silhouette gap.
+    ``only``: just these ``fairness.*`` names (a tuning trial's objectives); ``None``: all.
     """
     attributes = resolve_attributes(settings.attributes, data)
+    if only is not None:
+        attributes = [a for a in attributes if any(n.startswith(f"fairness.{a}.") for n in only)]
     sensitive = sensitive_frame(data, index)
     if not attributes or sensitive is None:
         return {}
@@ -70,6 +76,9 @@ def fairness_scores(
         if sample is not None:
             rows, values = sample
             sil = (values, groups.to_numpy()[rows])
+        if only is not None and f"fairness.{attribute}.silhouette_gap" not in only:
+            sil = None
         for name, value in fairness_metrics(labels, groups.to_numpy(), sil).items():
-            out[f"fairness.{attribute}.{name}"] = value
+            if only is None or f"fairness.{attribute}.{name}" in only:
+                out[f"fairness.{attribute}.{name}"] = value
     return out

@@ -36,6 +36,9 @@ class TrackingSettings(Section):
     """Log the whole-path pyfunc model (:mod:`segbench.serving.model`)."""
     log_plots: bool = True
     """Log the figures (projection, sizes, fairness, tuning history, …)."""
+    verbose: bool = False
+    """Print where the run's time went (its ``time.<phase>`` metrics, which every run logs)
+    in the summary; ``python -m segbench -v …`` is the same as ``tracking.verbose=true``."""
     heartbeat_seconds: float = Field(60.0, gt=0)
     """How often a running run refreshes its ``segbench.heartbeat`` tag
     (:mod:`segbench.tracking.liveness`)."""

@@ -138,7 +138,17 @@ def is_transient(err: BaseException) -> bool:
 
 def retry_store(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, retried with jittered exponential backoff (up to
-    :data:`RETRY_SECONDS`) while it raises a transient store error; other errors at once."""
+    :data:`RETRY_SECONDS`) while it raises a transient store error; other errors at once.
+
+    The first attempt is a plain call: :mod:`tenacity` (whose import costs a tenth of a
+    second) is imported only when a transient error is to be retried.
+    """
+    _quiet_retried_errors()
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:
+        if not is_transient(err):
+            raise
     from tenacity import (
         Retrying,
         retry_if_exception,

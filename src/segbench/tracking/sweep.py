@@ -465,13 +465,14 @@ def run_sweep(sweeper: Any, arguments: Sequence[str]) -> list[Any]:
                 broken.append((job, _compose_error(err)))
         for offset, (job, message) in enumerate(broken):
             sweep.record_failed_job(len(composable) + offset, job, message)
-        size = sweeper.max_batch_size or len(composable) or 1
+        size = sweeper.max_batch_size or _batch_size(launcher, len(composable)) or 1
         for start in range(0, len(composable), size):
             batch = composable[start : start + size]
             results = launcher.launch(batch, initial_job_idx=start)
             returns.append(results)
             for number, result in enumerate(results, start):
                 outcomes[number] = _outcome(number, result)
+                _release(result)
         finished_launching = True
     except BaseException as err:
         reason = interruption(err)
@@ -530,6 +531,29 @@ def _finish(
     if len(table):
         print("\n" + render(table) + "\n", flush=True)
     return 0 if ended == "FINISHED" else 1
+
+
+#: Jobs per batch of an in-process launcher: the basic launcher keeps each job's composed
+#: configs (about half a megabyte) until its batch ends, so a sweep's memory would grow with
+#: its jobs; in batches it stays flat (the jobs run one after the other either way).
+IN_PROCESS_BATCH = 10
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def _batch_size(launcher: Any, jobs: int) -> int:
+    """All jobs in one batch, but :data:`IN_PROCESS_BATCH` for Hydra's basic launcher (told
+    by name: Hydra's plugin scan may load its module twice, so ``isinstance`` can miss it)."""
+    basic = any(
+        f"{c.__module__}.{c.__qualname__}" == BASIC_LAUNCHER for c in type(launcher).__mro__
+    )
+    return min(jobs, IN_PROCESS_BATCH) if basic else jobs
+
+
+def _release(result: Any) -> None:
+    """Drop a finished job's composed configs from its ``JobReturn`` (its outcome is kept)."""
+    for name in ("cfg", "hydra_cfg"):
+        if hasattr(result, name):
+            setattr(result, name, None)
 
 
 def _outcome(number: int, result: Any) -> JobOutcome:

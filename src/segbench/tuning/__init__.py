@@ -21,7 +21,10 @@ What the job's run gets (names are stable; the leaderboard may read them)
 name                           meaning
 =============================  ==============================================================
 metrics: regular names         the refit of the selected trial (``silhouette``, ``ari``, …)
-``best.<metric>``              every metric of the selected trial as the trial scored it
+``best.<metric>``              the selected trial's metrics as the trial scored them: a trial
+                               computes its objectives and what its feasibility needs
+                               (``n_segments``, ``noise_fraction``, ``fit_seconds``), nothing
+                               else (the refit, under the regular names, computes every one)
 ``baseline.<metric>``          the untuned config's metrics (``tune.baseline=true``)
 ``tune.n_trials``              evaluations in the study (all workers): complete and
                                infeasible trials that did not repeat an evaluated point
@@ -56,11 +59,36 @@ the trial whose result it took) and no run. Budget, repeats, heartbeat and the s
 :mod:`segbench.tuning.study`.
 """
 
-from segbench.tuning.features import FeatureSpec
-from segbench.tuning.objectives import Objective, parse_objectives, select_trial
-from segbench.tuning.space import Param, SearchSpace
-from segbench.tuning.spec import StudySpec
-from segbench.tuning.tuner import Tuned, tune_segmentation
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from segbench.tuning.features import FeatureSpec
+    from segbench.tuning.objectives import Objective, parse_objectives, select_trial
+    from segbench.tuning.space import Param, SearchSpace
+    from segbench.tuning.spec import StudySpec
+    from segbench.tuning.tuner import Tuned, tune_segmentation
+
+#: Where each public name lives: imported on first use, so a run that does not tune never
+#: imports Optuna (``segbench.tuning.features`` and ``.spec`` are light).
+_HOMES = {
+    "FeatureSpec": "features",
+    "Objective": "objectives",
+    "parse_objectives": "objectives",
+    "select_trial": "objectives",
+    "Param": "space",
+    "SearchSpace": "space",
+    "StudySpec": "spec",
+    "Tuned": "tuner",
+    "tune_segmentation": "tuner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"segbench.tuning.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'segbench.tuning' has no attribute {name!r}")
+
 
 __all__ = [
     "FeatureSpec",

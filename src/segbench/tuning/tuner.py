@@ -485,8 +485,10 @@ def tune_segmentation(
         if stale is not None and runs is not None:
             stale.close_run = runs.kill
         fail_stale_trials(opened.study)  # trials of lost workers: failed, closed, queued again
+        # a trial computes what its objectives need (the refit and the baseline: every metric)
+        trial_scorer = scorer.for_metrics([o.metric for o in objectives])
         objective = TrialObjective(
-            spec, scorer, data, features, pipeline, space, objectives, runs, names_checked
+            spec, trial_scorer, data, features, pipeline, space, objectives, runs, names_checked
         )
         trials_run, seconds = optimise(opened, objective, spec)
         result = refit(opened.study, objective, spec, scorer, data)
