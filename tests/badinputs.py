@@ -296,9 +296,10 @@ CASES: list[Case] = [
     _run(
         "max_customers_guard",
         _toy("algo=agglomerative", "algo.max_customers=100"),
-        "limited to 100",
+        "at most 100 customers",
         "300",
         "algo.max_customers",
+        "algo.subsample=100",
         before_work=False,
     ),
     # --- settings sections --------------------------------------------------------------------

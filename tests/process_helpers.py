@@ -26,6 +26,13 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
+def _as_from_a_terminal() -> None:
+    """SIGINT as a command started from a terminal has it. A process started in the background
+    (``cmd &`` in a script, a pytest-xdist worker) inherits SIGINT *ignored*, and Python, like
+    every well-behaved program, then keeps ignoring it, so Ctrl-C could not be tested."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cwd: Path, *args: str, **env: str) -> subprocess.Popen:
     """``python -m segbench *args`` in ``cwd``, not waited for."""
     return subprocess.Popen(
@@ -35,6 +42,7 @@ def start(cwd: Path, *args: str, **env: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
 
 

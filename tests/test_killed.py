@@ -28,7 +28,14 @@ from process_helpers import (
 
 pytestmark = pytest.mark.slow
 #: long enough to be caught RUNNING: 3,000 toy customers and the stability resamples
-LONG = [*TOY[:2], "dataset.n_customers=3000", "extras=lean", "blocks.text.progress=false"]
+LONG = [
+    *TOY[:2],
+    "dataset.n_customers=3000",
+    "extras=lean",
+    "blocks.text.progress=false",
+    "evaluation.stability.n_resamples=50",  # seconds of refits: a run is caught RUNNING
+    "evaluation.stability.max_samples=3000",
+]
 
 
 def test_ctrl_c_ends_the_run_killed_with_one_line(tmp_path):

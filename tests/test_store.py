@@ -125,6 +125,36 @@ def test_an_interrupted_run_ends_killed_with_its_open_children(tracking_uri):
     assert mlflow.active_run() is None
 
 
+def test_a_signal_whose_exception_was_lost_still_ends_the_run_killed(tracking_uri):
+    """Python runs a signal handler wherever the main thread is; raised inside a weakref
+    callback (SQLAlchemy's, during garbage collection) the exception is dropped. The run still
+    ends KILLED at its next phase boundary or at its end, and nothing is printed for it."""
+    import gc
+    import signal
+    import weakref
+
+    from segbench.tracking import mlflow_run
+
+    class Thing:
+        pass
+
+    printed = []
+    before = sys.unraisablehook
+    sys.unraisablehook = mlflow_run._quiet_lost_interruption
+    try:
+        with pytest.raises(Interrupted), tracked_run(tracking_uri, "exp") as run:
+            thing = Thing()
+            ref = weakref.ref(thing, lambda _: mlflow_run._raise_interrupted(signal.SIGINT, None))
+            del thing
+            gc.collect()  # the callback's Interrupted is lost here; the block goes on
+            printed.append(ref() is None)
+    finally:
+        sys.unraisablehook = before
+    assert printed == [True]  # the block ran to its end
+    assert MlflowClient(tracking_uri).get_run(run.run_id).info.status == "KILLED"
+    assert not mlflow_run._PENDING  # delivered once
+
+
 def test_a_scheduler_requeue_exit_ends_the_attempt_killed_not_failed(tracking_uri):
     # submitit's handler for a job at its time limit requeues it and calls sys.exit(-1)
     with pytest.raises(SystemExit), tracked_run(tracking_uri, "exp") as run:

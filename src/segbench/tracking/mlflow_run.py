@@ -24,6 +24,7 @@ import contextlib
 import io
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -63,8 +64,33 @@ class Interrupted(KeyboardInterrupt):
         self.signal_name = signal_name
 
 
+#: The signal that interrupted the process and has not yet ended a run. Python runs a signal
+#: handler wherever the main thread is, and an exception raised inside a weakref callback or a
+#: ``__del__`` (SQLAlchemy's, during garbage collection) is printed and dropped: the run would go
+#: on. So the handler also leaves the signal here, and :func:`raise_pending_interruption` (at
+#: every phase boundary and before a run is ended FINISHED) raises it again.
+_PENDING: list[str] = []
+
+
 def _raise_interrupted(signum: int, frame: Any) -> None:
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    _PENDING[:] = [name]
+    raise Interrupted(name)
+
+
+def _quiet_lost_interruption(unraisable: Any, _default: Any = sys.unraisablehook) -> None:
+    """An :class:`Interrupted` raised where Python cannot propagate it (a weakref callback, a
+    ``__del__``) is not printed as a traceback: it is raised again at the next phase boundary
+    (:func:`raise_pending_interruption`). Anything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, Interrupted):
+        return
+    _default(unraisable)
+
+
+def raise_pending_interruption() -> None:
+    """Raise :class:`Interrupted` if a termination signal arrived and its exception was lost."""
+    if _PENDING:
+        raise Interrupted(_PENDING[0])
 
 
 def handle_termination_signals() -> None:
@@ -73,6 +99,7 @@ def handle_termination_signals() -> None:
     requeue handler) are kept."""
     if threading.current_thread() is not threading.main_thread():
         return
+    sys.unraisablehook = _quiet_lost_interruption
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _raise_interrupted)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -296,8 +323,11 @@ def tracked_run(
     try:
         heartbeat.start()
         yield tracker
+        raise_pending_interruption()
     except BaseException as err:
         status = "FAILED" if interruption(err) is None else "KILLED"
+        if isinstance(err, Interrupted):
+            _PENDING.clear()  # delivered: this run ends KILLED
         with shielded():
             heartbeat.stop()
             recorded = _end(tracker, status, err)

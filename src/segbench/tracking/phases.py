@@ -39,7 +39,11 @@ class PhaseClock:
 
     def mark(self, phase: str) -> None:
         """End the running phase (if any) and start ``phase`` (a phase may run again: its
-        times add up)."""
+        times add up). A termination signal whose exception was lost (see
+        :func:`~segbench.tracking.mlflow_run.raise_pending_interruption`) stops the run here."""
+        from segbench.tracking.mlflow_run import raise_pending_interruption
+
+        raise_pending_interruption()
         now = self._lap()
         if self._current is None and not self.seconds:  # the first phase starts the clock
             self.started = now
