@@ -139,14 +139,19 @@ def test_a_killed_worker_leaves_a_trial_that_the_resume_fails_and_runs_again(tmp
         "algo.search_space.n_clusters.high=20",
         "tune.heartbeat_interval=1",
         "tune.grace_period=2",
+        "algo.n_init=50",  # trials of ~1 s (a trial fits only what its objective needs)
     ]
-    first = start(tmp_path, *worker, customers=3000)  # trials of ~1 s: a kill lands in one
+    first = start(tmp_path, *worker, customers=3000)  # a kill lands in a trial
     try:
 
         def running_after_two() -> optuna.trial.FrozenTrial | None:
             study = optuna.load_study(study_name="killed", storage=storage)
             done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-            running = [t for t in study.trials if t.state == TrialState.RUNNING]
+            running = [  # in a trial whose MLflow run exists
+                t
+                for t in study.trials
+                if t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
+            ]
             return running[0] if len(done) >= 2 and running else None
 
         lost = wait_for(running_after_two)
