@@ -28,13 +28,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from rows import add_json_option, report, row
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN_FIT = {
@@ -97,12 +98,6 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     return seconds, int(rss.group(1)) / 1e6
 
 
-def row(job: str, segbench: float, plain: float | None, unit: str, target: str) -> dict:
-    ratio = None if not plain else segbench / plain
-    return {"job": job, "segbench": segbench, "plain": plain, "unit": unit, "ratio": ratio,
-            "target": target}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -111,7 +106,7 @@ def main() -> None:
     )
     parser.add_argument("--subsample", type=int, default=None, help="sample of the subsample "
                         "mode (default: 10,000, what the guard suggests)")  # fmt: skip
-    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    add_json_option(parser)
     args = parser.parse_args()
     n = args.customers
     python = sys.executable
@@ -147,16 +142,7 @@ def main() -> None:
             rows.append(row(f"{label}, peak", peak, plain_peak, "GB", "≤ 4 GB"))
             print(f"{label}: {seconds:.1f} s / {peak:.2f} GB (plain {plain_seconds:.1f} s / "
                   f"{plain_peak:.2f} GB)", flush=True)  # fmt: skip
-    print("| job | segbench | plain | unit | ratio | target |\n|---|---:|---:|---|---:|---|")
-    for r in rows:
-        plain = "—" if r["plain"] is None else f"{r['plain']:.3g}"
-        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}×"
-        print(f"| {r['job']} | {r['segbench']:.3g} | {plain} | {r['unit']} | {ratio} | "
-              f"{r['target']} |")  # fmt: skip
-    one, five, fifteen = os.getloadavg()
-    print(f"(load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    report(rows, args.json)
 
 
 if __name__ == "__main__":

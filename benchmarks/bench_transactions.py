@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rows import add_json_option, report, row
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_GB = 4.0
@@ -126,12 +126,6 @@ def timed(code: str) -> tuple[float, float] | None:
     return sum(p * 60**i for i, p in enumerate(reversed(parts))), int(rss.group(1)) / 1e6
 
 
-def row(job: str, segbench: float, plain: float | None, unit: str, target: str) -> dict:
-    ratio = None if not plain else segbench / plain
-    return {"job": job, "segbench": segbench, "plain": plain, "unit": unit, "ratio": ratio,
-            "target": target}  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=50_000_000)
@@ -140,7 +134,7 @@ def main() -> None:
     )
     parser.add_argument("--chunk", type=int, default=1_000_000)
     parser.add_argument("--folder", type=Path, help="keep the files here (default: temporary)")
-    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    add_json_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or Path(scratch)
@@ -176,16 +170,7 @@ def main() -> None:
             rows.append(row(f"RFM of {lines:,} lines (largest pandas holds in 4 GB)", small[0],
                             plain[0], "s", "—"))  # fmt: skip
             rows.append(row(f"RFM of {lines:,} lines, peak", small[1], plain[1], "GB", "≤ 4 GB"))
-    print("| job | segbench | plain | unit | ratio | target |\n|---|---:|---:|---|---:|---|")
-    for r in rows:
-        plain = "—" if r["plain"] is None else f"{r['plain']:.3g}"
-        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}×"
-        print(f"| {r['job']} | {r['segbench']:.3g} | {plain} | {r['unit']} | {ratio} | "
-              f"{r['target']} |")  # fmt: skip
-    one, five, fifteen = os.getloadavg()
-    print(f"(load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores)")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1))
+    report(rows, args.json)
 
 
 if __name__ == "__main__":
