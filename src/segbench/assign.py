@@ -205,11 +205,17 @@ def assign(
     return table, info
 
 
-def write_table(table: pd.DataFrame, output: str | os.PathLike[str]) -> Path:
-    """Write ``table`` as Parquet (``.parquet``) or CSV (anything else)."""
+def write_table(
+    table: pd.DataFrame, output: str | os.PathLike[str], owner_only: bool = False
+) -> Path:
+    """Write ``table`` as Parquet (``.parquet``) or CSV (anything else); with ``owner_only``
+    the file is created readable by its owner only before anything is written to it."""
     out = Path(output)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        if owner_only:
+            os.close(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+            out.chmod(0o600)
         if out.suffix == ".parquet":
             table.to_parquet(out, index=False)
         else:

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from segbench.assign import segment_names, tracking_uri
+from segbench.assign import segment_names, tracking_uri, write_table
 from segbench.data.pseudonyms import KEY_ENV, env_key, pseudonymise_ids
 from segbench.datasets.base import build_adapter
 from segbench.errors import ConfigError, DataError, SegbenchError
@@ -164,22 +164,7 @@ def export_segments(
 
 def write_private(table: pd.DataFrame, output: str | os.PathLike[str]) -> Path:
     """Write ``table`` (CSV, or Parquet for ``.parquet``) readable by its owner only."""
-    out = Path(output)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(descriptor)
-        out.chmod(0o600)
-        if out.suffix == ".parquet":
-            table.to_parquet(out, index=False)
-        else:
-            table.to_csv(out, index=False)
-    except OSError as err:
-        raise DataError(
-            f"--output {out}: cannot write the file ({err.strerror or err}); expected a path in "
-            "a folder you can write to"
-        ) from None
-    return out
+    return write_table(table, output, owner_only=True)
 
 
 def parser() -> argparse.ArgumentParser:
