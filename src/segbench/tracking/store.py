@@ -20,8 +20,10 @@ Created once
 One retry policy
     :func:`retry_store` calls a store function with :mod:`tenacity`'s backoff while the error
     is transient (:func:`is_transient`): SQLite's "database is locked"/"busy"/"disk I/O
-    error", and PostgreSQL's deadlocks, serialisation failures and dropped connections.
-    Anything else — a half-migrated schema among them — is raised at once.
+    error", and PostgreSQL's deadlocks, serialisation failures and dropped connections. So is
+    the dataset registration race: MLflow's ``log_inputs`` looks a dataset up and inserts it if
+    absent, so two runs of one dataset started together both insert it and one fails on the
+    unique key; its retry finds the row and links it. Anything else — a half-migrated schema among them — is raised at once.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ _TRANSIENT = re.compile(
     r"database is locked|database table is locked|database is busy|sqlite_busy"
     r"|disk i/o error|database schema has changed"
     r"|deadlock detected|could not serialize access|server closed the connection unexpectedly"
-    r"|connection reset by peer|ssl syscall error",
+    r"|connection reset by peer|ssl syscall error"
+    # Two runs registering the same new dataset at once: MLflow looks it up, finds nothing,
+    # and both insert it; the loser's retry finds it and links it (SQLite, PostgreSQL, MySQL).
+    r"|unique constraint failed: datasets\.|unique constraint \"dataset_pk\""
+    r"|duplicate entry .* for key 'datasets\.primary'",
     re.IGNORECASE,
 )
 _EXPERIMENTS: dict[tuple[str, str], str] = {}
