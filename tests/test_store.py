@@ -86,13 +86,13 @@ def test_runs_registering_one_new_dataset_together_all_link_it(tmp_path):
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     experiment_id = MlflowClient(uri).create_experiment("race")
-    dataset = Dataset(name="toy", digest="ad01f85379258585", source_type="code", source="{}")
     errors: list[str] = []
     run_ids: list[str] = []
-    for _ in range(3):
+    for round_ in range(3):
+        dataset = Dataset(name="toy", digest=f"{round_:016x}", source_type="code", source="{}")
         barrier = threading.Barrier(8)
 
-        def log_one() -> None:
+        def log_one(dataset: Dataset = dataset, barrier: threading.Barrier = barrier) -> None:
             client = MlflowClient(uri)
             run_id = client.create_run(experiment_id).info.run_id
             run_ids.append(run_id)
@@ -108,9 +108,6 @@ def test_runs_registering_one_new_dataset_together_all_link_it(tmp_path):
             thread.start()
         for thread in threads:
             thread.join()
-        dataset = Dataset(
-            name="toy", digest=f"{len(run_ids):016x}", source_type="code", source="{}"
-        )
     assert errors == []
     client = MlflowClient(uri)
     digests = [client.get_run(r).inputs.dataset_inputs[0].dataset.digest for r in run_ids]

@@ -23,7 +23,8 @@ One retry policy
     error", and PostgreSQL's deadlocks, serialisation failures and dropped connections. So is
     the dataset registration race: MLflow's ``log_inputs`` looks a dataset up and inserts it if
     absent, so two runs of one dataset started together both insert it and one fails on the
-    unique key; its retry finds the row and links it. Anything else — a half-migrated schema among them — is raised at once.
+    unique key; its retry finds the row and links it. Anything else — a half-migrated schema
+    among them — is raised at once.
 """
 
 from __future__ import annotations
