@@ -474,3 +474,43 @@ def test_a_trial_computes_only_its_objectives(store):
         "noise_fraction",
         "fit_seconds",
     }
+
+
+def first_trial(uri: str, run_id: str) -> dict:
+    trials = pd.read_csv(artifact(uri, run_id, "tune/trials.csv"))
+    return trials.sort_values("number").filter(like="params.").iloc[0].to_dict()
+
+
+def test_the_configured_values_are_the_first_trial_so_tuning_never_loses_to_them(store):
+    # HDBSCAN's configured min_cluster_size and min_samples are "auto": the first trial holds
+    # what the baseline fit resolved them to (2 % of the 300 customers, at least 5), and the
+    # refit scores at least the baseline on the objective
+    common = ["features=demographics", "algo=hdbscan", "tune.n_trials=3", "seed=1"]
+    tuned, run_id = tune(config(store, *common))
+    first = first_trial(store, run_id)
+    assert first["params.algo.min_cluster_size"] == 6
+    assert first["params.algo.min_samples"] == 6
+    assert first["params.algo.cluster_selection_method"] == "eom"
+    assert tuned.metrics["silhouette"] >= tuned.metrics["baseline.silhouette"] - 1e-12
+    # switched off, the sampler draws the first trial
+    _, run_id = tune(config(store, *common, "tune.start_at_configured=false"))
+    assert first_trial(store, run_id) != first
+
+
+def test_configured_values_outside_the_search_space_are_not_queued(store, caplog):
+    cfg = config(
+        store,
+        "features=demographics",
+        "algo.n_clusters=6",
+        "algo.search_space.n_clusters.high=4",
+        "tune.n_trials=2",
+        "tune.sampler=random",
+        "tune.log_trials=false",
+    )
+    with caplog.at_level("INFO", logger="segbench.tuning.tuner"):
+        _, run_id = tune(cfg)
+    assert "not queued as a trial, one is outside the search space (algo.n_clusters=6)" in (
+        caplog.text
+    )
+    trials = pd.read_csv(artifact(store, run_id, "tune/trials.csv"))
+    assert trials["params.algo.n_clusters"].between(2, 4).all()

@@ -85,6 +85,7 @@ def scorer(settings: RunSettings) -> Scorer:
 #: Tuning settings that change how a study is run, not what its trials compute.
 STUDY_OPTIONS = (
     "tune.name",
+    "tune.start_at_configured",
     "tune.n_trials",
     "tune.budget",
     "tune.timeout",

@@ -57,6 +57,11 @@ class TuneSettings(Section):
     """One nested MLflow run per trial."""
     baseline: bool = True
     """Score the untuned config first (``baseline.<metric>``)."""
+    start_at_configured: bool = True
+    """Queue the configured hyperparameters (and tuned feature values) as the study's first
+    trial (Optuna's ``enqueue_trial``), when each lies in the search space, so the selected
+    trial is never worse on a single objective than the configuration it tunes. Not with
+    ``sampler=grid`` (the grid holds them already)."""
     progress: Literal["line", "bar", "none"] = "line"
     """A log line per trial (its parameters, result and the best so far), a tqdm bar, or
     nothing."""

@@ -122,6 +122,29 @@ class Param:
             self.path, float(self.low), float(self.high), step=self.step, log=self.log
         )
 
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one of this parameter's values (in range and on its step).
+
+        >>> Param.from_spec("algo.n_clusters", {"type": "int", "low": 2, "high": 12}).contains(6)
+        True
+        >>> Param.from_spec("algo.eps", {"type": "float", "low": 0.1, "high": 1.0}).contains(2.0)
+        False
+        """
+        if self.kind == "categorical":
+            return any(
+                c == value and isinstance(c, bool) == isinstance(value, bool) for c in self.choices
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not float(value).is_integer():
+            return False
+        if not float(self.low) <= value <= float(self.high):
+            return False
+        if self.step is None:
+            return True
+        offset = (value - float(self.low)) / float(self.step)
+        return abs(offset - round(offset)) < 1e-9
+
     @property
     def finite(self) -> bool:
         """Whether the parameter takes finitely many values (a grid can cover it)."""
@@ -212,6 +235,20 @@ class SearchSpace:
                 "tune.sampler=tpe|random"
             )
         return {p.path: p.grid_values() for p in self.params}
+
+    def point(self, configured: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The configured values (by path) as a point of this space, and the paths whose
+        configured value is missing or outside the space (described)."""
+        inside: dict[str, Any] = {}
+        outside: list[str] = []
+        for param in self.params:
+            value = configured.get(param.path, _MISSING)
+            if value is not _MISSING and param.contains(value):
+                inside[param.path] = value
+            else:
+                found = "not set" if value is _MISSING else repr(value)
+                outside.append(f"{param.path}={found}")
+        return inside, outside
 
     def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
         """One value per parameter from ``trial``, by path."""

@@ -6,7 +6,8 @@ summarise.
 benchmarks do):
 
 1. :func:`prepare` — objectives and search space, checked before any trial;
-2. :func:`open_study` — the sampler and the (created or resumed) Optuna study;
+2. :func:`open_study` — the sampler and the (created or resumed) Optuna study, with the
+   configured values queued as its first trial (:func:`start_at_configured`);
 3. :func:`optimise` — run this run's share of the trials (:mod:`segbench.tuning.trials`);
 4. :func:`refit` — select the trial (the best, or a Pareto-optimal one) and fit it again;
 5. :func:`summarise` — the ``best.*``/``tune.*`` metrics and the study's artifacts.
@@ -23,6 +24,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -170,6 +172,52 @@ def open_study(
     study = load_or_create_study(storage, name, objectives, sampler, context)
     where = redact(resolve_uri(tune.storage)) if tune.storage else "memory"
     return OpenedStudy(study, name, where, tune.sampler)
+
+
+def start_at_configured(
+    opened: OpenedStudy,
+    spec: StudySpec,
+    space: SearchSpace,
+    resolved: Mapping[str, Any] | None = None,
+) -> bool:
+    """Queue the configured values as a trial of ``opened`` (``tune.start_at_configured``).
+
+    The configured values are the algorithm's constructor arguments (its YAML, or the
+    estimator's own default) and the configured feature values the space varies; a value an
+    estimator resolves at fit time (``"auto"``, :mod:`segbench.algorithms.density`) is taken
+    from ``resolved``, what the baseline fit resolved it to. They are
+    queued only when every one lies in the space (a partly fixed trial would not be the
+    configuration), and at most once per study (``skip_if_exists``: a resumed study or a
+    second worker does not queue them again). Returns whether they are in the study.
+    """
+    if not spec.tune.start_at_configured or spec.tune.sampler == "grid":
+        return False
+    params = build_estimator(spec.algo).get_params(deep=False)
+    configured = {f"algo.{k}": v for k, v in params.items()}
+    configured.update({f"algo.{k}": v for k, v in (resolved or {}).items()})
+    missing = object()
+    for param in space.params:
+        if not param.path.startswith("algo."):
+            value = spec.features.value(param.path, missing)
+            if value is not missing:
+                configured[param.path] = value
+    point, outside = space.point(configured)
+    if outside:
+        log.info(
+            "study '%s': the configured values are not queued as a trial, %s outside the "
+            "search space (%s)",
+            opened.name,
+            "one is" if len(outside) == 1 else "some are",
+            ", ".join(outside),
+        )
+        return False
+    opened.study.enqueue_trial(point, {"segbench.origin": "configured"}, skip_if_exists=True)
+    log.info(
+        "study '%s': the configured values (%s) are a trial of it",
+        opened.name,
+        params_text(point),
+    )
+    return True
 
 
 def _say_other_studies(storage: Any, name: str, prefix: str) -> None:
@@ -466,10 +514,14 @@ def tune_segmentation(
     try:
         metrics: dict[str, float] = {}
         names_checked = False  # objective names exist among the scored metrics?
+        resolved: dict[str, Any] = {}
         if spec.tune.baseline:
-            baseline, names_checked = _baseline(spec, scorer, features, data, objectives)
+            baseline, names_checked, resolved = _baseline(
+                spec, scorer, features, data, objectives
+            )
             metrics.update({f"baseline.{k}": v for k, v in baseline.items()})
         opened = open_study(spec, objectives, space, data.meta.fingerprint)
+        start_at_configured(opened, spec, space, resolved)
         run.tags(
             {
                 "segbench.tune.study_name": opened.name,
@@ -513,15 +565,17 @@ def _baseline(
     features: FeatureMatrix,
     data: CustomerData,
     objectives: list[Objective],
-) -> tuple[dict[str, float], bool]:
-    """Metrics of the untuned config; checks the objective names when it scores."""
+) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    """Metrics of the untuned config, whether it checked the objective names (when it
+    scores), and the values its estimator resolved at fit time (``resolved_params_``)."""
     try:
         seg = fit_segmentation(spec.algo, features.X, sensitive_frame(data, features.index))
     except DataError as err:  # e.g. the default k above the number of customers
         log.warning("no baseline: %s", err)
-        return {}, False
+        return {}, False, {}
+    resolved = dict(getattr(seg.estimator, "resolved_params_", None) or {})
     metrics, _ = scorer(features, data, seg)
     if infeasibility(metrics, {}, [], 2, 1.0) is None:
         check_available(objectives, metrics)  # before any trial
-        return metrics, True
-    return metrics, False
+        return metrics, True, resolved
+    return metrics, False, resolved
