@@ -516,9 +516,7 @@ def tune_segmentation(
         names_checked = False  # objective names exist among the scored metrics?
         resolved: dict[str, Any] = {}
         if spec.tune.baseline:
-            baseline, names_checked, resolved = _baseline(
-                spec, scorer, features, data, objectives
-            )
+            baseline, names_checked, resolved = _baseline(spec, scorer, features, data, objectives)
             metrics.update({f"baseline.{k}": v for k, v in baseline.items()})
         opened = open_study(spec, objectives, space, data.meta.fingerprint)
         start_at_configured(opened, spec, space, resolved)
