@@ -51,11 +51,17 @@ DPI = 100
 _MD = MarkdownIt("commonmark")
 
 
-def png_data_uri(fig: Figure) -> str:
-    """A figure as a ``data:image/png;base64,…`` URI."""
+def png_bytes(fig: Figure) -> bytes:
+    """A figure as PNG, at the page's resolution (:data:`DPI`)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def png_data_uri(fig: Figure | bytes) -> str:
+    """A figure (or its PNG) as a ``data:image/png;base64,…`` URI."""
+    png = fig if isinstance(fig, bytes) else png_bytes(fig)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 @dataclass
@@ -66,11 +72,11 @@ class Chart:
     width: int
 
 
-def _chart(fig: Figure | None, ident: str, caption: str) -> Chart | None:
+def _chart(fig: Figure | None, ident: str, caption: str, png: bytes | None = None) -> Chart | None:
     if fig is None:
         return None
     width = round(fig.get_figwidth() * DPI)
-    return Chart(ident, caption, png_data_uri(fig), width)
+    return Chart(ident, caption, png_data_uri(fig if png is None else png), width)
 
 
 def inline(text: str) -> Markup:
@@ -149,8 +155,14 @@ def frame_view(frame: pd.DataFrame) -> dict:
     }
 
 
-def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> str:
-    """The whole ``leaderboard.html``."""
+def render_html(
+    board: Leaderboard,
+    source: str = "",
+    quality: str = "auto",
+    critical_difference: tuple[Figure, bytes] | None = None,
+) -> str:
+    """The whole ``leaderboard.html``; ``critical_difference``: the diagram of
+    ``board.comparison`` and its PNG when the caller has drawn them already."""
     chart_list = [
         _chart(
             charts.forest(board),
@@ -162,11 +174,13 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> 
     comparison = board.comparison
     critical = None
     if comparison is not None and not isinstance(comparison, str):
+        fig, png = critical_difference or (charts.critical_difference(comparison), None)
         critical = _chart(
-            charts.critical_difference(comparison),
+            fig,
             "chart-critical-difference",
             "Critical-difference diagram (Demšar 2006): mean rank across cells; "
             "algorithms joined by a bar do not differ significantly (Nemenyi).",
+            png,
         )
     if board.cells:
         chart_list.append(
@@ -204,4 +218,12 @@ def render_html(board: Leaderboard, source: str = "", quality: str = "auto") -> 
     )
 
 
-__all__ = ["block", "header", "inline", "png_data_uri", "render_html", "table_view"]
+__all__ = [
+    "block",
+    "header",
+    "inline",
+    "png_bytes",
+    "png_data_uri",
+    "render_html",
+    "table_view",
+]

@@ -9,7 +9,7 @@ import pandas as pd
 from segbench.errors import ConfigError
 from segbench.leaderboard.aggregate import Leaderboard
 from segbench.leaderboard.charts import critical_difference
-from segbench.leaderboard.html import render_html
+from segbench.leaderboard.html import png_bytes, render_html
 from segbench.leaderboard.markdown import render_markdown
 from segbench.leaderboard.stats import Comparison
 from segbench.leaderboard.store import runs_frame
@@ -31,7 +31,11 @@ def write_leaderboard(
     out = Path(out_dir)
     paths = {name: out / name for name in FILES}
     markdown = render_markdown(board, source)
-    page = render_html(board, source, quality)
+    diagram = None  # drawn once: embedded in the page and written beside it
+    if isinstance(board.comparison, Comparison):
+        figure = critical_difference(board.comparison)
+        diagram = (figure, png_bytes(figure))
+    page = render_html(board, source, quality, diagram)
     every = board.runs
     if len(board.superseded):
         every = runs_frame(pd.concat([board.runs, board.superseded], ignore_index=True))
@@ -41,9 +45,9 @@ def write_leaderboard(
         paths["leaderboard.md"].write_text(markdown, encoding="utf-8")
         paths["leaderboard.html"].write_text(page, encoding="utf-8")
         every.to_csv(paths["leaderboard.csv"], index=False)
-        if isinstance(board.comparison, Comparison):
+        if diagram is not None:
             paths["cd_diagram.png"] = out / "cd_diagram.png"
-            critical_difference(board.comparison).savefig(paths["cd_diagram.png"], dpi=100)
+            paths["cd_diagram.png"].write_bytes(diagram[1])
     except OSError as err:
         raise ConfigError(
             f"--out {out}: expected a folder the leaderboard can write into; found "

@@ -104,14 +104,21 @@ def configured(flat: Mapping[str, str]) -> dict[str, str]:
     '6'
     """
     tuned = set()
+    baselines = []
     for key in flat:
-        found = _TUNED.match(key)
-        if found:
-            tuned.add(f"algo.{found[1]}" if found[1] else found[2])
-    out = {k: v for k, v in flat.items() if not k.startswith(BASELINE) and k not in tuned}
-    for key, value in flat.items():
-        if key.startswith(BASELINE) and key[len(BASELINE) :] in tuned:
-            out[key[len(BASELINE) :]] = value
+        if key.startswith(BASELINE):
+            baselines.append(key)
+        elif "search_space." in key:
+            found = _TUNED.match(key)
+            if found:
+                tuned.add(f"algo.{found[1]}" if found[1] else found[2])
+    if not tuned and not baselines:
+        return dict(flat)
+    drop = tuned.union(baselines)
+    out = {k: v for k, v in flat.items() if k not in drop}
+    for key in baselines:
+        if key[len(BASELINE) :] in tuned:
+            out[key[len(BASELINE) :]] = flat[key]
     return out
 
 
