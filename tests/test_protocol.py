@@ -15,6 +15,7 @@ import pytest
 
 from badinputs import QUICK
 from segbench.api import run, settings
+from segbench.errors import ConfigError
 from segbench.evaluation.metrics import evaluate
 from segbench.leaderboard import protocol
 from segbench.leaderboard.__main__ import main as leaderboard_main
@@ -56,8 +57,8 @@ def test_the_conditions_of_the_reference_study_compose():
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     """A small protocol study: kmeans selected at seed 0, evaluated at seeds 1 and 2 in both
-    conditions; hdbscan evaluated `tuned` without a selection (it must tune itself,
-    which the leaderboard reports as a broken protocol)."""
+    conditions; hdbscan evaluated `tuned` without a selection and with `tune.refit_only`
+    switched off (so it tunes itself, which the leaderboard reports as a broken protocol)."""
     folder = tmp_path_factory.mktemp("protocol")
     common = [
         "experiment=benchmark",
@@ -76,8 +77,33 @@ def study(tmp_path_factory):
                 results[algo, condition, seed] = run(
                     [*common, f"algo={algo}", f"+condition={condition}", f"seed={seed}"]
                 )
-    results["hdbscan", "tuned", 1] = run([*common, "algo=hdbscan", "+condition=tuned", "seed=1"])
+    results["hdbscan", "tuned", 1] = run(
+        [*common, "algo=hdbscan", "+condition=tuned", "seed=1", "tune.refit_only=false"]
+    )
     return folder, results
+
+
+def test_an_evaluation_without_a_selection_study_is_refused(tmp_path):
+    # the tuned condition only refits (tune.refit_only): no selection study, no run of trials
+    common = [
+        "experiment=benchmark",
+        "+cell=synthetic__rfm",
+        *QUICK,
+        "dataset.n_customers=400",
+        f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+        f"tune.storage=sqlite:///{tmp_path / 'optuna.db'}",
+    ]
+    with pytest.raises(ConfigError, match=r"refit_only=true: expected the study "):
+        run([*common, "algo=hdbscan", "+condition=tuned", "seed=1"])
+    assert (
+        len(
+            optuna.load_study(
+                study_name="benchmark.synthetic.rfm.hdbscan",
+                storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+            ).get_trials()
+        )
+        == 0
+    )
 
 
 def _params(folder, run_id):

@@ -309,6 +309,43 @@ def test_a_sqlite_study_resumes_up_to_the_requested_total(store, tmp_path, monke
         tune(config(store, *common, *other, f"tune.study_name={name}"))
 
 
+def test_a_refit_only_run_adds_no_trial_and_refits_the_stored_choice(store, tmp_path, monkeypatch):
+    # the benchmark's `tuned` condition: the selection stopped short of its budget (k-means'
+    # one-dimensional space converges); an evaluation run at another seed must not add trials
+    monkeypatch.chdir(tmp_path)
+    common = [
+        "features=demographics",
+        "tune.storage=sqlite:///study.db",
+        "tune.study_name=protocol",
+        "tune.log_trials=false",
+        "tracking.log_plots=false",
+    ]
+    chosen, _ = tune(config(store, *common, "tune.n_trials=3", "seed=0"))
+    refit, _ = tune(
+        config(store, *common, "tune.n_trials=10", "tune.refit_only=true", "seed=4")
+    )
+    assert refit.metrics["tune.n_trials_run"] == 0
+    assert refit.metrics["tune.n_trials"] == 3  # the study as the selection left it
+    assert refit.values == chosen.values
+    # a tuned run's params say whether its study started at the configured values
+    from segbench.tracking.params import run_params
+
+    assert run_params(config(store, *common))["tune.start_at_configured"] in (True, "True")
+    with pytest.raises(
+        ConfigError, match=r"refit_only=true: expected the study 'empty'.*found none"
+    ):
+        tune(
+            config(
+                store,
+                *common[:1],
+                "tune.storage=sqlite:///other.db",
+                "tune.study_name=empty",
+                "tune.refit_only=true",
+                "tune.log_trials=false",
+            )
+        )
+
+
 def test_the_default_study_name_follows_the_setup_not_the_tuning_options():
     def name(*more: str) -> str:
         cfg = config("sqlite:///unused.db", "features=demographics", *more)

@@ -86,6 +86,7 @@ def scorer(settings: RunSettings) -> Scorer:
 STUDY_OPTIONS = (
     "tune.name",
     "tune.start_at_configured",
+    "tune.refit_only",
     "tune.n_trials",
     "tune.budget",
     "tune.timeout",

@@ -40,6 +40,7 @@ NOT_DEFINING = (
     "tune.log_trials",
     "tune.feature_cache_size",
     "tune.storage",
+    "tune.refit_only",
     "tune.heartbeat_interval",
     "tune.grace_period",
     "tune.max_retries",

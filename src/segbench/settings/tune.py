@@ -57,6 +57,10 @@ class TuneSettings(Section):
     """One nested MLflow run per trial."""
     baseline: bool = True
     """Score the untuned config first (``baseline.<metric>``)."""
+    refit_only: bool = False
+    """Run no trial: open the stored study (``storage``, ``study_name``) and refit the trial
+    it selects, at this run's seed — how a protocol evaluates a configuration another run
+    chose (``conf/condition/tuned.yaml``). A study without a finished trial is refused."""
     start_at_configured: bool = True
     """Queue the configured hyperparameters (and tuned feature values) as the study's first
     trial (Optuna's ``enqueue_trial``), when each lies in the search space, so the selected

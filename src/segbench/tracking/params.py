@@ -55,7 +55,13 @@ from segbench.settings.identity import defining
 #: Always shown when in effect (components and what builds the features).
 CORE = ("seed", "features", "study", "dataset.", "algo.", "blocks.", "preprocess.")
 #: Shown for a tuned run whatever their value.
-TUNE_CORE = ("tune.name", "tune.sampler", "tune.n_trials", "tune.objectives")
+TUNE_CORE = (
+    "tune.name",
+    "tune.sampler",
+    "tune.n_trials",
+    "tune.objectives",
+    "tune.start_at_configured",
+)
 #: Never params (the name of the component says it; the config.yaml artifact has them).
 HIDDEN = re.compile(r"^(?:dataset|algo|blocks\.[^.]+)\.(?:_target_|description)$")
 #: Config groups whose choice the name already says (or that do not define the result).

@@ -190,7 +190,8 @@ def start_at_configured(
     configuration), and at most once per study (``skip_if_exists``: a resumed study or a
     second worker does not queue them again). Returns whether they are in the study.
     """
-    if not spec.tune.start_at_configured or spec.tune.sampler == "grid":
+    tune = spec.tune
+    if not tune.start_at_configured or tune.refit_only or tune.sampler == "grid":
         return False
     params = build_estimator(spec.algo).get_params(deep=False)
     configured = {f"algo.{k}": v for k, v in params.items()}
@@ -257,6 +258,23 @@ def optimise(opened: OpenedStudy, objective: TrialObjective, spec: StudySpec) ->
     See "Budget" in :mod:`segbench.tuning.study`.
     """
     tune, study = spec.tune, opened.study
+    if tune.refit_only:
+        held = counted_trials(study)
+        if held == 0:
+            raise ConfigError(
+                f"tune.refit_only=true: expected the study '{opened.name}' in {opened.where} "
+                "to hold finished trials to refit, found none; run the study first (without "
+                "refit_only, e.g. experiment=benchmark_select for the benchmark protocol), or "
+                "check tune.storage and tune.study_name"
+            )
+        log.info(
+            "study '%s' (%s): %d finished trial(s) present; refit only (tune.refit_only), no "
+            "trial run",
+            opened.name,
+            opened.where,
+            held,
+        )
+        return 0, 0.0
     n_run = trials_to_run(study, tune.n_trials, tune.budget)
     log.info(
         "study '%s' (%s): %d finished trial(s) present, running up to %d; objectives %s; space %s",
