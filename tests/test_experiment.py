@@ -88,6 +88,37 @@ def test_a_run_logs_params_tags_metrics_and_artifacts(tracking_uri):
     np.testing.assert_array_equal(np.asarray(pred), result.labels.to_numpy()[:5])
 
 
+def test_the_logged_model_carries_the_runs_metrics_and_pinned_requirements(
+    tracking_uri, monkeypatch
+):
+    """The run's metrics are logged once, linked to its logged model (MLflow 3's model
+    metrics), and the model's requirements are the pins of the installed versions; MLflow's
+    module map is not built while logging (segbench.serving.model.installed_versions_known)
+    and is left as it was."""
+    from mlflow.utils import requirements_utils
+
+    from segbench.serving.model import model_requirements
+
+    # as in a fresh process (loading a model, as other tests do, builds the map)
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+    result = run(overrides(tracking_uri, "algo=kmeans", "algo.n_clusters=3", "features=rfm"))
+    assert requirements_utils._MODULES_TO_PACKAGES is None
+    client = MlflowClient(tracking_uri)
+    stored = client.get_run(result.run_id)
+    model_id = stored.data.tags["segbench.model_uri"].removeprefix("models:/")
+    logged = client.get_logged_model(model_id)
+    linked = {m.key: m.value for m in logged.metrics}
+    for name in ("silhouette", "davies_bouldin", "n_segments", "ari"):
+        assert linked[name] == pytest.approx(stored.data.metrics[name]), name
+    assert len(client.get_metric_history(result.run_id, "silhouette")) == 1  # logged once
+    local = Path(
+        mlflow.artifacts.download_artifacts(f"models:/{model_id}", tracking_uri=tracking_uri)
+    )
+    pins = (local / "requirements.txt").read_text().split()
+    expected = model_requirements(result.estimator, object())
+    assert set(expected) <= set(pins) and all("==" in p for p in expected)
+
+
 def test_same_config_and_seed_give_the_same_labels_and_metrics(tracking_uri):
     args = overrides(tracking_uri, "algo=gmm", "algo.n_components=3", "features=rfm+text", "seed=7")
     a, b = run(args), run(args)

@@ -55,7 +55,8 @@ input example (:func:`example_rows`) is made up: no customer's values reach the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -442,6 +443,38 @@ def example_rows(data: CustomerData, min_count: int = 10) -> pd.DataFrame:
     return frame
 
 
+@contextmanager
+def installed_versions_known() -> Iterator[None]:
+    """Within the block, MLflow does not scan every installed distribution when it checks a
+    logged model's requirements against the environment.
+
+    :func:`model_requirements` pins each requirement to the version installed here, so
+    MLflow's check (``warn_dependency_requirement_mismatches``) finds each version by the
+    package's name and never needs its map of importable modules to distributions; building
+    that map (``packages_distributions()``, reading every distribution's file list) costs
+    about half a second per process with the ML stack installed. The map is left empty
+    inside the block and restored after it, so a model logged later in the process with
+    *inferred* requirements still gets the full map. Should MLflow rename these internals,
+    nothing changes but the time.
+    """
+    try:
+        from mlflow.utils import requirements_utils as reqs
+    except ImportError:  # pragma: no cover - MLflow is a dependency
+        yield
+        return
+    names = ("_MODULES_TO_PACKAGES", "_PACKAGES_TO_MODULES")
+    if not all(hasattr(reqs, n) for n in names) or reqs._MODULES_TO_PACKAGES is not None:
+        yield  # not MLflow 3's layout, or the map is built already: nothing to save
+        return
+    saved = {n: getattr(reqs, n) for n in names}
+    reqs._MODULES_TO_PACKAGES = {}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(reqs, name, value)
+
+
 def log_segmentation_model(
     model: SegmentationModel, data: CustomerData, estimator: Any, min_count: int = 10
 ) -> Any:
@@ -463,7 +496,7 @@ def log_segmentation_model(
 
     package = str(Path(segbench.__file__).resolve().parent)
     code = Path(__file__).resolve().with_name("model_code.py")  # segbench.serving.model_code
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, installed_versions_known():
         state = Path(tmp) / "state.joblib"
         joblib.dump(model.state(), state)
         return mlflow.pyfunc.log_model(

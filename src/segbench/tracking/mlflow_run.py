@@ -196,10 +196,14 @@ class RunTracker:
     def params(self, params: Mapping[str, Any]) -> None:
         retry_store(_mlflow().log_params, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()})
 
-    def metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+    def metrics(
+        self, metrics: Mapping[str, float], step: int | None = None, model_id: str | None = None
+    ) -> None:
+        """Log ``metrics`` (NaN and ``None`` left out) in one batch; ``model_id`` links them
+        to a logged model of the run as well (MLflow 3's model metrics)."""
         clean = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
         if clean:
-            retry_store(_mlflow().log_metrics, clean, step=step)
+            retry_store(_mlflow().log_metrics, clean, step=step, model_id=model_id)
 
     def tags(self, tags: Mapping[str, Any]) -> None:
         retry_store(_mlflow().set_tags, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in tags.items()})

@@ -239,6 +239,11 @@ def log_outputs(
 ) -> None:
     """Metrics, notes as tags, profiles, plots, assignments and the model.
 
+    The model is logged before the metrics, which are then logged once, linked to it
+    (``model_id``): MLflow's ``log_model`` would otherwise read the history of every metric
+    already on the run to link it (a query per metric). If logging the model fails, the
+    metrics are still logged (unlinked) before the error goes on.
+
     The model (``tracking.log_model``) is the whole-path pyfunc of
     :mod:`segbench.serving.model`, built from the fitted ``pipeline`` and the ``data`` it was
     fitted on (``dataset_config``, the run's dataset settings, is stored in it for
@@ -246,9 +251,31 @@ def log_outputs(
     ``title`` heads the plots; the silhouette plot draws the run's silhouette sample
     (``silhouette_sample_size``, ``seed``).
     """
-    run.metrics(metrics)
     if notes:
         run.tags({f"segbench.{k}": v for k, v in notes.items()})
+    model_id = None
+    try:
+        if tracking.log_model and pipeline is not None and data is not None:
+            info = log_model(
+                estimator,
+                features.X,
+                features.columns,
+                pipeline,
+                data,
+                labels,
+                dataset_config=dataset_config,
+                seed=seed,
+                min_cell_size=min_cell_size,
+            )
+            model_id = info.model_id
+            run.tags(
+                {
+                    "segbench.model_uri": info.model_uri,
+                    "segbench.assign_method": info.segbench_assign_method,
+                }
+            )
+    finally:
+        run.metrics(metrics, model_id=model_id)
     run.text(profiles_markdown(profiles), "profiles/segment_profiles.md")
     run.table(profiles, "profiles/segment_profiles.csv")
     assignments = pd.DataFrame(
@@ -266,24 +293,6 @@ def log_outputs(
             silhouette_sample_size=silhouette_sample_size,
         ):
             run.figure(fig, path)
-    if tracking.log_model and pipeline is not None and data is not None:
-        info = log_model(
-            estimator,
-            features.X,
-            features.columns,
-            pipeline,
-            data,
-            labels,
-            dataset_config=dataset_config,
-            seed=seed,
-            min_cell_size=min_cell_size,
-        )
-        run.tags(
-            {
-                "segbench.model_uri": info.model_uri,
-                "segbench.assign_method": info.segbench_assign_method,
-            }
-        )
 
 
 def log_responsibility(
