@@ -9,14 +9,17 @@ from the clustering features to the attribute:
   over groups; Brodersen et al. 2010, *The balanced accuracy and its posterior distribution*,
   ICPR). ``chance`` = 1 / number of groups is what a model that knows nothing gets, so a score
   well above ``chance`` means the features encode the attribute.
-- ``importances`` — permutation importance (Breiman 2001, *Random Forests*; scikit-learn's
-  :func:`~sklearn.inspection.permutation_importance`) of every feature for the balanced
-  accuracy on a stratified held-out quarter: the drop in balanced accuracy when the feature's
-  values are shuffled (mean and standard deviation over ``n_repeats`` shuffles).
+- ``importances`` — permutation importance (Breiman 2001, *Random Forests*; computed as
+  scikit-learn's :func:`~sklearn.inspection.permutation_importance` does, directly with numpy:
+  :func:`permutation_drop`) of every feature for the balanced accuracy on a stratified
+  held-out quarter: the drop in balanced accuracy when the feature's values are shuffled
+  (mean and standard deviation over ``n_repeats`` shuffles).
 
-Cost is linear in the number of customers: at most ``sample_size`` customers are used
-(stratified seeded sample), groups with fewer than ``cv`` customers in the sample are left out
-(they cannot be stratified; their count is returned in ``n_dropped``). Logged by the run as
+Cost is linear in the number of customers, and small: each customer's group is coded once
+(one hash pass), then at most ``sample_size`` customers are used (a stratified seeded sample,
+drawn from a seeded uniform pool of ``POOL_FACTOR × sample_size`` customers when there are
+more), groups with fewer than ``cv`` customers in the sample are left out (they cannot be
+stratified; their count is returned in ``n_dropped``). Logged by the run as
 ``proxy.<attribute>.score`` and ``proxy.<attribute>.chance``; the importances go to the
 artifact ``fairness/proxy_importance.csv``.
 """
@@ -27,13 +30,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from segbench.data.sampling import sample_rows
 from segbench.errors import DataError
+
+#: Above ``POOL_FACTOR × sample_size`` customers, the stratified sample is drawn from a seeded
+#: uniform pool of that many (:func:`segbench.data.sampling.sample_rows`), so its cost does
+#: not grow with the number of customers.
+POOL_FACTOR = 20
 
 
 @dataclass
@@ -86,44 +94,46 @@ def proxy_audit(
     X = np.asarray(X, dtype=float)
     if X.shape[1] != len(columns):
         raise DataError(f"proxy audit: X has {X.shape[1]} columns but {len(columns)} names")
-    values = pd.Series(np.asarray(groups, dtype=object))
-    if len(values) != len(X):
-        raise DataError(f"proxy audit: {len(X)} feature rows but {len(values)} group values")
-    keep = values.notna().to_numpy()
-    X, y = X[keep], values[keep].astype(str).to_numpy()
+    codes, names = _group_codes(groups)
+    if len(codes) != len(X):
+        raise DataError(f"proxy audit: {len(X)} feature rows but {len(codes)} group values")
+    rows = np.flatnonzero(codes >= 0)  # customers whose group is known
     rng = np.random.default_rng(seed)
-    if len(y) > sample_size:
+    if len(rows) > sample_size:
+        pool = sample_rows(len(rows), POOL_FACTOR * sample_size, seed, sort=True)
+        if pool is not None:  # a seeded pool first: the stratified draw's cost stays bounded
+            rows = rows[pool]
         idx, _ = train_test_split(
-            np.arange(len(y)), train_size=sample_size, random_state=seed, stratify=_strata(y, 2)
+            np.arange(len(rows)),
+            train_size=sample_size,
+            random_state=seed,
+            stratify=_code_strata(codes[rows], names, 2),
         )
-        X, y = X[np.sort(idx)], y[np.sort(idx)]  # the audit itself: at most sample_size rows
-    names, counts = np.unique(y, return_counts=True)
-    enough = set(names[counts >= cv])
-    mask = np.array([v in enough for v in y])
+        rows = rows[np.sort(idx)]  # the audit itself: at most sample_size rows
+    X, y = X[rows], codes[rows]  # the audited rows, their groups as codes into ``names``
+    counts = np.bincount(y, minlength=len(names))
+    enough = counts >= cv
+    mask = enough[y]
     n_dropped = int((~mask).sum())
     X, y = X[mask], y[mask]
-    if len(enough) < 2:
+    if enough.sum() < 2:
         return None
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
-    scores = cross_val_score(_classifier(seed), X, y, cv=folds, scoring="balanced_accuracy")
+    scores = [
+        balanced_accuracy(y[test], _classifier(seed).fit(X[train], y[train]).predict(X[test]))
+        for train, test in folds.split(X, y)
+    ]
     X_fit, X_held, y_fit, y_held = train_test_split(
         X, y, test_size=0.25, random_state=int(rng.integers(2**31)), stratify=y
     )
     model = _classifier(seed).fit(X_fit, y_fit)
-    result = permutation_importance(
-        model,
-        X_held,
-        y_held,
-        scoring="balanced_accuracy",
-        n_repeats=n_repeats,
-        random_state=seed,
-    )
+    mean, std = permutation_drop(model, X_held, y_held, n_repeats, seed)
     importances = (
         pd.DataFrame(
             {
                 "feature": list(columns),
-                "importance_mean": result.importances_mean,
-                "importance_std": result.importances_std,
+                "importance_mean": mean,
+                "importance_std": std,
             }
         )
         .sort_values("importance_mean", ascending=False, kind="stable")
@@ -131,30 +141,81 @@ def proxy_audit(
     )
     return ProxyAudit(
         attribute=attribute,
-        score=float(scores.mean()),
-        chance=1.0 / len(enough),
+        score=float(np.mean(scores)),
+        chance=1.0 / int(enough.sum()),
         n_used=len(y),
-        n_groups=len(enough),
+        n_groups=int(enough.sum()),
         n_dropped=n_dropped,
         importances=importances,
     )
 
 
-def _strata(y: np.ndarray, minimum: int) -> np.ndarray | None:
-    """Stratification labels for sampling (groups under ``minimum`` merged into ``"<rare>"``),
-    or ``None``; as integer codes in the sort order of the labels' names, so a split draws
-    what it would draw from the names (one hash pass, no Python loop over customers).
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the groups present in ``y_true`` (integer codes), as scikit-learn's
+    :func:`~sklearn.metrics.balanced_accuracy_score` computes it, with two ``bincount``.
 
-    >>> _strata(np.array(["b", "a", "b", "c", "a", "d"], dtype=object), 2).tolist()
+    >>> balanced_accuracy(np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1]))
+    0.8333333333333333
+    """
+    size = int(max(y_true.max(), y_pred.max())) + 1
+    members = np.bincount(y_true, minlength=size)
+    hits = np.bincount(y_true[y_true == y_pred], minlength=size)
+    present = members > 0
+    return float(np.mean(hits[present] / members[present]))
+
+
+def permutation_drop(
+    model, X: np.ndarray, y: np.ndarray, n_repeats: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Permutation importance of each column of ``X`` for ``model``'s balanced accuracy on
+    ``(X, y)``: the mean and standard deviation over ``n_repeats`` seeded shuffles of the
+    column of the drop from the unshuffled score (what
+    :func:`~sklearn.inspection.permutation_importance` computes, without its per-call
+    overhead: one prediction per shuffle on a copy whose one column is shuffled).
+    """
+    rng = np.random.default_rng(seed)
+    base = balanced_accuracy(y, model.predict(X))
+    drops = np.empty((X.shape[1], n_repeats))
+    shuffled = X.copy()
+    for j in range(X.shape[1]):
+        for r in range(n_repeats):
+            shuffled[:, j] = X[rng.permutation(len(X)), j]
+            drops[j, r] = base - balanced_accuracy(y, model.predict(shuffled))
+        shuffled[:, j] = X[:, j]
+    return drops.mean(axis=1), drops.std(axis=1)
+
+
+def _group_codes(groups: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's group as an integer code into the sorted group names (``-1``: missing),
+    and the names (the values as text): one hash pass over the customers, no Python loop
+    over them, so the audit's cost before its sample is linear and small at millions.
+
+    >>> codes, names = _group_codes(np.array(["b", None, 1, "a", "1"], dtype=object))
+    >>> codes.tolist(), names.tolist()
+    ([2, -1, 0, 1, 0], ['1', 'a', 'b'])
+    """
+    raw, uniques = pd.factorize(np.asarray(groups, dtype=object))
+    text = np.array([str(u) for u in uniques], dtype=object)
+    names, of_unique = np.unique(text, return_inverse=True)
+    codes = np.where(raw >= 0, of_unique.reshape(-1)[np.maximum(raw, 0)], -1)
+    return codes.astype(np.intp, copy=False), names.astype(object)
+
+
+def _code_strata(codes: np.ndarray, names: np.ndarray, minimum: int) -> np.ndarray | None:
+    """Stratification labels for sampling the groups ``names[codes]`` (groups under
+    ``minimum`` merged into ``"<rare>"``), or ``None``; as integer codes in the sort order of
+    the strata's names, so a split draws what it would draw from the names.
+
+    >>> codes, names = _group_codes(np.array(["b", "a", "b", "c", "a", "d"], dtype=object))
+    >>> _code_strata(codes, names, 2).tolist()
     [2, 1, 2, 0, 1, 0]
     """
-    codes, uniques = pd.factorize(y)
-    counts = np.bincount(codes, minlength=len(uniques))
-    names = np.array(
-        ["<rare>" if n < minimum else str(u) for u, n in zip(uniques, counts, strict=True)],
+    counts = np.bincount(codes, minlength=len(names))
+    merged = np.array(
+        ["<rare>" if n < minimum else str(u) for u, n in zip(names, counts, strict=True)],
         dtype=object,
     )
-    strata_names, stratum_of_unique = np.unique(names, return_inverse=True)
-    strata = stratum_of_unique.reshape(-1)[codes]
-    merged = np.bincount(strata, minlength=len(strata_names))
-    return strata if merged.min() >= minimum else None
+    strata_names, stratum_of_name = np.unique(merged, return_inverse=True)
+    strata = stratum_of_name.reshape(-1)[codes]
+    sizes = np.bincount(strata, minlength=len(strata_names))
+    return strata if sizes[sizes > 0].min() >= minimum else None
