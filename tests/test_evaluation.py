@@ -66,3 +66,28 @@ def test_gmm_gets_bic_and_aic(blobs):
     labels = gmm.fit_predict(X)
     metrics, _ = evaluate(X, labels, model=gmm)
     assert metrics["bic"] == pytest.approx(gmm.bic(X))
+
+
+def test_the_runs_silhouette_sample_is_kept_across_the_choice_of_k(monkeypatch):
+    """The scorer and the silhouette plot ask for the same sample, with the choice-of-k
+    analysis's samples (other labels) in between: it is computed once, and never served for
+    another input."""
+    from segbench.evaluation import metrics
+
+    calls = []
+    real = metrics.silhouette_samples
+    monkeypatch.setattr(
+        metrics, "silhouette_samples", lambda X, y: calls.append(len(X)) or real(X, y)
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    labels = (X[:, 0] > 0).astype(int)
+    first = metrics.silhouette_sample(X, labels, 200, 0)
+    for k in range(2, 11):  # the choice of k: other labels, the whole data
+        metrics.sampled_silhouette(X, np.arange(400) % k, len(X), 0)
+    again = metrics.silhouette_sample(X, labels, 200, 0)
+    assert len(calls) == 1 + 9  # served from the kept samples the second time
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    other = metrics.silhouette_sample(X, 1 - labels, 200, 0)  # same X, other labels
+    assert len(calls) == 11 and other is not None

@@ -45,6 +45,7 @@ Directions, families and ranges of these and every other metric:
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
 
@@ -69,10 +70,13 @@ def _digest(array: np.ndarray) -> tuple[Any, ...]:
     return array.shape, array.dtype.str, hashlib.blake2b(data, digest_size=16).digest()
 
 
-#: The last silhouette sample computed: ``(key, result)``. A run's scorer and its silhouette
-#: plot ask for the same one (an O(sample²) computation); the key is the content of ``X``
-#: and ``labels``, the sample size and the seed, so a different input is never served it.
-_LAST_SAMPLE: tuple[Any, Any] = (None, None)
+#: The last silhouette samples computed, key → result, oldest first (at most
+#: :data:`KEPT_SAMPLES`). A run's scorer and its silhouette plot ask for the same one (an
+#: O(sample²) computation), with the choice-of-k analysis's samples in between; the key is the
+#: content of ``X`` and ``labels``, the sample size and the seed, so a different input is
+#: never served it.
+_SAMPLES: OrderedDict[Any, Any] = OrderedDict()
+KEPT_SAMPLES = 16
 
 
 def silhouette_sample(
@@ -84,13 +88,13 @@ def silhouette_sample(
     (:func:`segbench.data.sampling.sample_rows`). Returns ``(row positions, silhouettes)``,
     or ``None`` when fewer than two segments are left. The logged ``silhouette`` is the mean
     of these values, and the fairness silhouette gap compares them by group. The last result
-    is kept (:data:`_LAST_SAMPLE`): the same call again costs a hash of its inputs.
+    are kept (:data:`_SAMPLES`): the same call again costs a hash of its inputs.
     """
-    global _LAST_SAMPLE
     labels = np.asarray(labels)
     key = (_digest(np.asarray(X)), _digest(labels), int(sample_size), int(seed))
-    last_key, last = _LAST_SAMPLE
-    if last_key == key:
+    if key in _SAMPLES:
+        _SAMPLES.move_to_end(key)
+        last = _SAMPLES[key]
         return None if last is None else (last[0].copy(), last[1].copy())
     rows = np.flatnonzero(labels != -1)
     picked = sample_rows(len(rows), sample_size, seed)
@@ -99,7 +103,9 @@ def silhouette_sample(
     result = None
     if len(np.unique(labels[rows])) >= 2:
         result = rows, silhouette_samples(X[rows], labels[rows])
-    _LAST_SAMPLE = (key, result)
+    _SAMPLES[key] = result
+    while len(_SAMPLES) > KEPT_SAMPLES:
+        _SAMPLES.popitem(last=False)
     return None if result is None else (result[0].copy(), result[1].copy())
 
 
