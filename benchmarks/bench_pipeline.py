@@ -17,8 +17,8 @@ run: interpreter, imports, Hydra, resolution).
 same in-memory data, the plain RFM → k-means → internal metrics against segbench's
 ``FeaturePipeline`` → ``fit_segmentation`` → ``score``, and a whole ``run_experiment``.
 
-Usage: ``python benchmarks/bench_pipeline.py [--repeats 3] [--sizes N ...] [--real]
-[--json rows.json]``. Ratios are robust to the machine's load (both sides run under it);
+Usage: ``python benchmarks/bench_pipeline.py [--repeats 3] [--commands 0 1] [--sizes N ...]
+[--real] [--json rows.json]``. Ratios are robust to the machine's load (both sides run under it);
 absolute seconds are not: the load is printed with the table.
 """
 
@@ -100,12 +100,13 @@ def last_run_phases(store: str) -> dict[str, float]:
     }
 
 
-def whole_process(repeats: int) -> list[dict]:
+def whole_process(repeats: int, which: list[int] | None = None) -> list[dict]:
     rows = []
+    commands = [c for i, c in enumerate(COMMANDS) if which is None or i in which]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         store = f"sqlite:///{folder / 'mlflow.db'}"
-        for label, overrides, plain_args in COMMANDS:
+        for label, overrides, plain_args in commands:
             data_dir = folder / f"data{len(rows)}"
             data_dir.mkdir()
             export([*overrides, f"tracking.uri={store}"], data_dir)
@@ -217,10 +218,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[])
     parser.add_argument("--real", action="store_true")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-process rows")
+    parser.add_argument(
+        "--commands",
+        type=int,
+        nargs="*",
+        default=None,
+        help="indices of the whole-process commands to time (0: default, 1: gmm + text); all",
+    )
     add_json_option(parser)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    rows = [] if args.no_whole else whole_process(args.repeats)
+    rows = [] if args.no_whole else whole_process(args.repeats, args.commands)
     if args.sizes or args.real:
         rows += stages(args.sizes, args.real)
     report(rows, args.json)

@@ -254,6 +254,36 @@ def test_group_composition_shows_the_largest_groups_and_hides_small_cells():
     assert small.count("| suppressed |") == len(hidden) > 0
 
 
+def test_the_group_mix_chart_draws_each_rows_shares_and_the_suppressed_rest():
+    import matplotlib.pyplot as plt
+
+    from segbench.fairness.metrics import group_table
+    from segbench.reporting.fairness_charts import group_mix_chart
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    groups = rng.choice(list("abcd"), 600, p=[0.5, 0.3, 0.18, 0.02])  # "d": small cells
+    table = group_table(labels, groups, min_cell_size=10)
+    fig = group_mix_chart(table, "country", "t")
+    bars = [p for p in fig.axes[0].patches if p.get_width() > 0]
+    rows: dict[float, list] = {}
+    for bar in bars:
+        rows.setdefault(round(bar.get_y() + bar.get_height() / 2, 6), []).append(bar)
+    assert len(rows) == 1 + 3  # the population, then each segment
+    population = table.drop_duplicates("group").set_index("group")["population_share"]
+    first = sorted(rows[0.0], key=lambda b: b.get_x())
+    widths = [b.get_width() for b in first]
+    np.testing.assert_allclose(widths, population.reindex(list("abcd")).to_numpy())
+    for row in rows.values():  # each row fills the bar, abutting, suppressed cells hatched
+        row = sorted(row, key=lambda b: b.get_x())
+        np.testing.assert_allclose(sum(b.get_width() for b in row), 1.0)
+        for a, b in zip(row, row[1:], strict=False):
+            assert b.get_x() == pytest.approx(a.get_x() + a.get_width())
+    hatched = [b for b in bars if b.get_hatch() == "//"]
+    assert hatched and table["suppressed"].any()
+    plt.close(fig)
+
+
 class RecordingRun:
     """Stands in for a RunTracker: keeps what would be logged."""
 

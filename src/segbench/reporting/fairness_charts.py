@@ -37,14 +37,32 @@ def group_mix_chart(
         )
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.6))
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
-    for y, (_, shares) in enumerate(rows):
-        left = 0.0
-        for i, share in enumerate(shares):
-            if np.isfinite(share) and share > 0:
-                ax.barh(y, share, left=left, color=cmap(i % cmap.N), edgecolor="white")
-                left += share
-        if left < 1 - 1e-9:
-            ax.barh(y, 1 - left, left=left, color="lightgrey", hatch="//", edgecolor="white")
+    # one bar call per group (all rows at once), then the suppressed remainders
+    shares = np.vstack([row for _, row in rows])
+    drawn = np.where(np.isfinite(shares) & (shares > 0), shares, 0.0)
+    lefts = np.cumsum(drawn, axis=1) - drawn
+    ys = np.arange(len(rows))
+    for i in range(len(groups)):
+        shown = drawn[:, i] > 0
+        if shown.any():
+            ax.barh(
+                ys[shown],
+                drawn[shown, i],
+                left=lefts[shown, i],
+                color=cmap(i % cmap.N),
+                edgecolor="white",
+            )
+    total = drawn.sum(axis=1)
+    rest = total < 1 - 1e-9
+    if rest.any():
+        ax.barh(
+            ys[rest],
+            1 - total[rest],
+            left=total[rest],
+            color="lightgrey",
+            hatch="//",
+            edgecolor="white",
+        )
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i % cmap.N)) for i in range(len(groups))]
     labels = list(groups)
     if any(not np.isfinite(shares).all() for _, shares in rows):

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
 _DEFAULTS = TrackingSettings.model_fields
 
+#: How :meth:`RunTracker.figure` saves a PNG figure (matplotlib ``savefig`` keywords).
+FIGURE_SAVE = {"pil_kwargs": {"compress_level": 1}}
+
 #: The store's one retry policy under its former name (tuning, the leaderboard and ``assign``
 #: call it so).
 retry_locked = retry_store
@@ -234,7 +237,9 @@ class RunTracker:
 
         A figure laid out once (``fig.tight_layout()``) keeps a placeholder layout engine, and
         matplotlib lays such a figure out again (an extra draw pass) when saving it; its layout
-        is done, so the engine is dropped first: the same pixels, one pass fewer.
+        is done, so the engine is dropped first: the same pixels, one pass fewer. The PNG is
+        compressed at zlib level 1 (:data:`FIGURE_SAVE`): the same pixels, files a few per cent
+        larger, encoding about a sixth of the figure's saving time cheaper.
         """
         import matplotlib.pyplot as plt
         from matplotlib.layout_engine import PlaceHolderLayoutEngine
@@ -242,7 +247,8 @@ class RunTracker:
         if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
             fig.set_layout_engine(None)
         try:
-            retry_store(_mlflow().log_figure, fig, path)
+            save = {"pil_kwargs": dict(FIGURE_SAVE["pil_kwargs"])} if path.endswith(".png") else {}
+            retry_store(_mlflow().log_figure, fig, path, save_kwargs=save)
         finally:
             plt.close(fig)
 
