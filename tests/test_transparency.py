@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import mlflow
@@ -277,7 +278,7 @@ def test_the_group_mix_chart_draws_each_rows_shares_and_the_suppressed_rest():
     for row in rows.values():  # each row fills the bar, abutting, suppressed cells hatched
         row = sorted(row, key=lambda b: b.get_x())
         np.testing.assert_allclose(sum(b.get_width() for b in row), 1.0)
-        for a, b in zip(row, row[1:], strict=False):
+        for a, b in itertools.pairwise(row):
             assert b.get_x() == pytest.approx(a.get_x() + a.get_width())
     hatched = [b for b in bars if b.get_hatch() == "//"]
     assert hatched and table["suppressed"].any()
