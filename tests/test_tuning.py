@@ -321,9 +321,7 @@ def test_a_refit_only_run_adds_no_trial_and_refits_the_stored_choice(store, tmp_
         "tracking.log_plots=false",
     ]
     chosen, _ = tune(config(store, *common, "tune.n_trials=3", "seed=0"))
-    refit, _ = tune(
-        config(store, *common, "tune.n_trials=10", "tune.refit_only=true", "seed=4")
-    )
+    refit, _ = tune(config(store, *common, "tune.n_trials=10", "tune.refit_only=true", "seed=4"))
     assert refit.metrics["tune.n_trials_run"] == 0
     assert refit.metrics["tune.n_trials"] == 3  # the study as the selection left it
     assert refit.values == chosen.values
