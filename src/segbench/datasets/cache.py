@@ -242,6 +242,13 @@ def cached_load(
         cached = load_entry(where)
         if cached is not None:
             data, status = cached, "hit"
+            log.info(
+                "dataset '%s': read from the dataset cache (%s, %.1f s); "
+                "dataset.cache=false skips the cache",
+                name,
+                where,
+                time.perf_counter() - started,
+            )
         else:
             data, status = build(), "miss"
             if where.exists():  # stale or corrupt entry
