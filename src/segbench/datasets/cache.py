@@ -238,7 +238,11 @@ def _file_digest(path: Path) -> str:
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
     """``frame`` (index included) as an Arrow IPC file; categoricals stay dictionaries."""
-    feather.write_feather(pa.Table.from_pandas(frame), path, compression="lz4")
+    # one record batch: a dictionary column split into batches is re-unified on reading
+    # (minutes for 6.7 million invoice ids in 235 batches)
+    feather.write_feather(
+        pa.Table.from_pandas(frame), path, compression="lz4", chunksize=max(len(frame), 1)
+    )
 
 
 def _strings(arrow_type: pa.DataType) -> pd.StringDtype | None:
@@ -263,9 +267,13 @@ def _read_frame(path: Path) -> pd.DataFrame:
     ]
     frame = table.drop_columns(dictionaries).to_pandas(types_mapper=_strings)
     for name in dictionaries:
-        column = table.column(name).unify_dictionaries().combine_chunks()
-        if isinstance(column, pa.ChunkedArray):  # an empty column
-            column = pa.array([], type=column.type)
+        chunks = table.column(name)
+        if chunks.num_chunks == 1:
+            column = chunks.chunk(0)
+        elif chunks.num_chunks == 0:
+            column = pa.array([], type=chunks.type)
+        else:
+            column = chunks.unify_dictionaries().combine_chunks()
         dictionary = pa.chunked_array([column.dictionary])
         categories = pd.Index(dictionary.to_pandas(types_mapper=_strings))
         codes = column.indices.fill_null(-1).to_numpy(zero_copy_only=False)
