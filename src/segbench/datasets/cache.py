@@ -24,8 +24,8 @@ Its folder is readable by its owner only (mode ``0700``, files ``0600``; entries
 older version are tightened when read). To clear the cache: ``rm -rf
 "$SEGBENCH_CACHE_DIR/datasets"`` (default ``~/.cache/segbench/datasets``), or switch it off per
 dataset with ``dataset.cache=false``.
-A hit is checked against the SHA-256 of its files kept in ``meta.json`` (a damaged entry is rebuilt; a
-stale one never matches, its key differs).
+A hit is checked against the SHA-256 of its files kept in ``meta.json`` (a damaged entry is
+rebuilt; a stale one never matches, its key differs).
 Entries are written to a temporary folder and renamed into place, so parallel jobs of a sweep
 never read a half-written entry. ``meta.notes["cache"]`` says ``"hit"``, ``"miss"`` or
 ``"off"``; ``meta.notes["load_seconds"]`` how long :meth:`CachedAdapter.load` took.

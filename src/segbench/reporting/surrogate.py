@@ -23,7 +23,8 @@ NeurIPS 8; see also Molnar, *Interpretable Machine Learning*, ch. "Global Surrog
   reports its support (customers), precision (share of them in that segment) and coverage
   (share of the segment it covers).
 - Privacy: ``min_samples_leaf`` (default: the k-anonymity k) keeps every leaf, and so every
-  rule, about at least k customers (of the sample, so of every customer too). Missing values are imputed with the column median first.
+  rule, about at least k customers (of the sample, so of every customer too). Missing values
+  are imputed with the column median first.
 """
 
 from __future__ import annotations
