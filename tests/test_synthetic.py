@@ -450,3 +450,25 @@ def test_a_new_generator_version_or_a_damaged_entry_is_regenerated(tmp_path, mon
     assert again.meta.notes["cache"] == "miss"
     assert again.meta.fingerprint == first.meta.fingerprint
     assert SyntheticDataset(n_customers=800, seed=1).load().meta.notes["cache"] == "hit"
+
+
+def test_a_cached_dataset_is_pseudonymised_in_the_same_order(tmp_path, monkeypatch):
+    from segbench.data import pseudonyms
+
+    monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(tmp_path))
+    generated = SyntheticDataset(n_customers=900, seed=4).load()
+    cached = SyntheticDataset(n_customers=900, seed=4).load()
+    assert cached.meta.notes["cache"] == "hit"
+    assert (tmp_path / "datasets" / cached.meta.notes["cache_entry"] / "content.arrow").is_file()
+    key = b"same key"
+    a, b = (pseudonyms.pseudonymise(d, key=key) for d in (generated, cached))
+    assert a.customers.index.equals(b.customers.index)
+    uncached = SyntheticDataset(n_customers=900, seed=4, cache=False).load()
+    assert pseudonyms.pseudonymise(uncached, key=key).customers.index.equals(a.customers.index)
+    # the kept hashes belong to that transactions frame only: a changed copy is hashed afresh
+    changed = cached.transactions.copy()
+    changed.loc[0, "quantity"] += 1
+    ids = cached.customers.index
+    before = pseudonyms.member_hashes(cached.transactions, ids)
+    after = pseudonyms.member_hashes(changed, ids)
+    assert (before != after).sum() == 1
