@@ -115,6 +115,12 @@ and channel, int32 quantity), 6.7 million invoices and 2.3 million review rows (
 drawn from the 1,500 distinct texts. Generation is linear in ``n_customers`` (the reviews'
 texts are bounded by ``distinct_reviews``).
 
+Generated data is kept in the dataset cache (``cache=True``, the default;
+:mod:`segbench.datasets.cache`): the entry is keyed on every parameter that defines the content
+(:meth:`SyntheticDataset.cache_params`) and :attr:`SyntheticDataset.cache_version`, so the
+second load with the same parameters reads about 700 MB of Arrow files (a few seconds at 1M
+customers) instead of generating, with the same frames and fingerprint.
+
 Example
 -------
 >>> data = SyntheticDataset(n_customers=1000, seed=1).load()
