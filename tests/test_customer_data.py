@@ -67,3 +67,42 @@ def test_pseudonymise_rekeys_every_part_consistently():
     other = pseudonymise(data, key=b"other")
     np.testing.assert_array_equal(other.customers.to_numpy(), out.customers.to_numpy())
     assert not (out.customers.to_numpy() == data.customers.to_numpy()).all()
+
+
+def test_ties_in_content_are_ordered_by_pseudonym_as_a_lexsort_would():
+    from segbench.data.pseudonyms import _sort_with_ties
+
+    rng = np.random.default_rng(0)
+    combined = rng.integers(0, 40, size=500).astype(np.uint64)  # many ties
+    names = pd.Index([f"{v:016x}" for v in rng.integers(0, 2**62, size=500)])
+    expected = np.lexsort((np.asarray(names, dtype=str), combined))
+    assert np.array_equal(_sort_with_ties(combined, names), expected)
+
+
+def test_pseudonyms_are_hmac_sha256_for_any_key_length():
+    import hashlib
+    import hmac
+
+    from segbench.data.pseudonyms import pseudonymise_ids
+
+    ids = pd.Index(["17850", "13047", "17850", "é-1"])
+    for key in (b"k", b"x" * 64, b"y" * 100):
+        want = [hmac.new(key, i.encode(), hashlib.sha256).hexdigest()[:16] for i in ids]
+        assert list(pseudonymise_ids(ids, key=key)) == want
+
+
+def test_fingerprint_is_stable_and_moves_with_any_value():
+    from segbench.data.model import fingerprint_frames
+
+    def frames():
+        tx = pd.DataFrame({"customer_id": pd.Categorical(["a", "b", "a"]), "q": [1, 2, 3]})
+        return pd.DataFrame({"age": [30, 40]}, index=pd.Index(["a", "b"])), tx
+
+    first = fingerprint_frames(*frames())
+    assert fingerprint_frames(*frames()) == first
+    customers, tx = frames()
+    tx.loc[2, "q"] = 4
+    assert fingerprint_frames(customers, tx) != first
+    customers, tx = frames()
+    customers.index = pd.Index(["a", "c"])
+    assert fingerprint_frames(customers, tx) != first

@@ -560,4 +560,4 @@ def test_configs_load_and_cache(
     assert first.meta.fingerprint == second.meta.fingerprint
     entries = list((tmp_path / "datasets").iterdir())
     assert len(entries) == 1 and entries[0].name.startswith(f"{config}-")
-    assert {p.name for p in entries[0].iterdir()} >= {"meta.json", "customers.parquet"}
+    assert {p.name for p in entries[0].iterdir()} >= {"meta.json", "customers.arrow"}

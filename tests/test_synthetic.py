@@ -372,3 +372,103 @@ def test_large_generation_is_compact_and_complete():
     assert len(d.texts["text"].cat.categories) == DISTINCT_REVIEWS
     megabytes = d.transactions.memory_usage(deep=True).sum() / 2**20
     assert megabytes / len(d.transactions) * 1e6 < 45  # under 45 bytes a line
+
+
+# -- the dataset cache and the content it pins ------------------------------------------------
+#: Content fingerprint and first pseudonyms (key b"pinned") of ``SyntheticDataset(600, seed=7)``
+#: as generated and ordered before the cache and the faster hashing: neither may change them
+#: (a deliberate change of the generator bumps ``SyntheticDataset.cache_version`` and these).
+PINNED_FINGERPRINT = "49278e335d5f0375"
+PINNED_FIRST_PSEUDONYMS = ["598ff09341205da8", "a7a870f2ba966633", "4c16c4f554ab50de"]
+
+
+def test_content_and_pseudonymised_order_are_pinned():
+    from segbench.data.pseudonyms import pseudonymise
+
+    d = SyntheticDataset(n_customers=600, seed=7, cache=False).load()
+    assert d.meta.fingerprint == PINNED_FINGERPRINT == d.content_fingerprint()
+    ordered = pseudonymise(d, key=b"pinned")
+    assert list(ordered.customers.index[:3]) == PINNED_FIRST_PSEUDONYMS
+
+
+def test_a_second_load_reads_the_cache_with_identical_content(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(tmp_path))
+    generated = SyntheticDataset(n_customers=1200, seed=2).load()
+    with caplog.at_level("INFO", logger="segbench.datasets.cache"):
+        cached = SyntheticDataset(n_customers=1200.0, seed=2).load()  # 1200.0: the same entry
+    assert generated.meta.notes["cache"] == "miss" and cached.meta.notes["cache"] == "hit"
+    assert "read from the dataset cache" in caplog.text
+    for x, y in zip(_frames(generated), _frames(cached), strict=True):
+        assert x.equals(y) and x.index.equals(y.index)
+        if isinstance(x, pd.DataFrame):
+            assert x.dtypes.to_dict() == y.dtypes.to_dict()
+        else:
+            assert x.dtype == y.dtype
+    assert cached.meta.fingerprint == generated.meta.fingerprint == cached.content_fingerprint()
+    assert cached.meta.analysis_date == generated.meta.analysis_date
+    assert cached.meta.notes["segment_sizes"] == generated.meta.notes["segment_sizes"]
+    off = SyntheticDataset(n_customers=1200, seed=2, cache=False).load()
+    assert off.meta.notes["cache"] == "off" and off.meta.fingerprint == generated.meta.fingerprint
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n_customers": 1201},
+        {"demographic_strength": 0.6},
+        {"noise": 0.4},
+        {"text_noise": 0.1},
+        {"seed": 3},
+        {"segment_shares": {**DEFAULT_SHARES, "champions": 0.15, "lost": 0.15}},
+        {"end_date": "2024-06-30"},
+        {"span_days": 400},
+        {"distinct_reviews": 600},
+    ],
+)
+def test_every_defining_setting_has_its_own_cache_entry(change):
+    base = SyntheticDataset(n_customers=1200, seed=2)
+    assert SyntheticDataset(n_customers=1200, seed=2, cache=False).cache_params() == (
+        base.cache_params()
+    )
+    assert SyntheticDataset(**{"n_customers": 1200, "seed": 2, **change}).cache_params() != (
+        base.cache_params()
+    )
+
+
+def test_a_new_generator_version_or_a_damaged_entry_is_regenerated(tmp_path, monkeypatch):
+    from segbench.datasets.cache import cache_key
+
+    monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(tmp_path))
+    first = SyntheticDataset(n_customers=800, seed=1).load()
+    entry = tmp_path / "datasets" / first.meta.notes["cache_entry"]
+    bumped = type("Bumped", (SyntheticDataset,), {"cache_version": 99})(n_customers=800, seed=1)
+    key = cache_key("x", [], SyntheticDataset(n_customers=800, seed=1).cache_params())
+    assert cache_key("x", [], bumped.cache_params()) != key
+    data = (entry / "transactions.arrow").read_bytes()
+    (entry / "transactions.arrow").write_bytes(data[:-64] + bytes(64))  # damaged on disk
+    again = SyntheticDataset(n_customers=800, seed=1).load()
+    assert again.meta.notes["cache"] == "miss"
+    assert again.meta.fingerprint == first.meta.fingerprint
+    assert SyntheticDataset(n_customers=800, seed=1).load().meta.notes["cache"] == "hit"
+
+
+def test_a_cached_dataset_is_pseudonymised_in_the_same_order(tmp_path, monkeypatch):
+    from segbench.data import pseudonyms
+
+    monkeypatch.setenv("SEGBENCH_CACHE_DIR", str(tmp_path))
+    generated = SyntheticDataset(n_customers=900, seed=4).load()
+    cached = SyntheticDataset(n_customers=900, seed=4).load()
+    assert cached.meta.notes["cache"] == "hit"
+    assert (tmp_path / "datasets" / cached.meta.notes["cache_entry"] / "content.arrow").is_file()
+    key = b"same key"
+    a, b = (pseudonyms.pseudonymise(d, key=key) for d in (generated, cached))
+    assert a.customers.index.equals(b.customers.index)
+    uncached = SyntheticDataset(n_customers=900, seed=4, cache=False).load()
+    assert pseudonyms.pseudonymise(uncached, key=key).customers.index.equals(a.customers.index)
+    # the kept hashes belong to that transactions frame only: a changed copy is hashed afresh
+    changed = cached.transactions.copy()
+    changed.loc[0, "quantity"] += 1
+    ids = cached.customers.index
+    before = pseudonyms.member_hashes(cached.transactions, ids)
+    after = pseudonyms.member_hashes(changed, ids)
+    assert (before != after).sum() == 1

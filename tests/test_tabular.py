@@ -348,7 +348,7 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path, monkeypatch: pytest.Mon
     entry = entry_dir("tabular", changed.meta.notes["cache_entry"].split("-", 1)[1])
     meta = json.loads((entry / "meta.json").read_text())
     assert meta["params"]["customer_id"] == "client" and meta["fingerprint"]
-    (entry / "transactions.parquet").unlink()
+    (entry / "transactions.arrow").unlink()
     rebuilt = load()
     assert rebuilt.meta.notes["cache"] == "miss"
     assert rebuilt.meta.fingerprint == changed.meta.fingerprint

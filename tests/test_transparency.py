@@ -337,3 +337,22 @@ def test_later_stages_can_extend_the_logged_card():
     assert "### Segment 0 — first" in card and "**Offer**\n\nwin-back" in card
     assert report.metrics["surrogate.fidelity"] == fake.logged["surrogate.fidelity"]
     assert {"fairness/segment_groups.csv", "plots/fairness_gender.png"} <= set(fake.logged)
+
+
+def test_surrogate_above_its_sample_size_fits_a_sample_and_counts_everyone():
+    from segbench.reporting.surrogate import fit_surrogate
+
+    rng = np.random.default_rng(0)
+    profile = pd.DataFrame({"recency": rng.uniform(0, 400, 5000), "spend": rng.gamma(2, 50, 5000)})
+    labels = (profile["recency"] > 200).to_numpy().astype(int) + 2 * (profile["spend"] > 150)
+    whole = fit_surrogate(profile, labels, max_depth=2, min_samples_leaf=10, seed=1)
+    same = fit_surrogate(profile, labels, max_depth=2, min_samples_leaf=10, seed=1,
+                         sample_size=5000)  # fmt: skip
+    assert same.rules_markdown() == whole.rules_markdown() and same.fidelity == whole.fidelity
+    sampled = fit_surrogate(profile, labels, max_depth=2, min_samples_leaf=10, seed=1,
+                            sample_size=500)  # fmt: skip
+    rules = [r for segment in sampled.rules.values() for r in segment]
+    assert sum(r.support for r in rules) == 5000  # every customer is counted, not the sample
+    assert sampled.tree.tree_.n_node_samples[0] == 500  # the tree saw the sample only
+    agree = (sampled.tree.predict(profile.to_numpy(dtype=float)) == labels).mean()
+    assert sampled.fidelity == pytest.approx(agree) and sampled.fidelity > 0.9

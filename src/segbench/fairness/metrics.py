@@ -93,8 +93,9 @@ def counts(labels: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
     lab, grp = _known(labels, groups)
     if len(lab) == 0:
         return np.zeros((0, 0), dtype=np.int64)
-    segments, seg_code = np.unique(lab, return_inverse=True)
-    names, grp_code = np.unique(grp, return_inverse=True)
+    # sorted codes as np.unique gives them, by hashing (np.unique sorts a million strings)
+    seg_code, segments = pd.factorize(lab, sort=True)
+    grp_code, names = pd.factorize(grp, sort=True)
     flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
     return flat.reshape(len(segments), len(names)).astype(np.int64)
 
@@ -104,8 +105,15 @@ def crosstab(labels: np.ndarray, groups: pd.Series | np.ndarray) -> pd.DataFrame
     lab, grp = _known(labels, groups)
     if len(lab) == 0:
         return pd.DataFrame(dtype=np.int64)
-    table = pd.crosstab(pd.Series(lab, name="segment"), pd.Series(grp, name="group"))
-    return table.sort_index().astype(np.int64)
+    # what ``pd.crosstab`` gives (sorted segments and groups), from one bincount
+    seg_code, segments = pd.factorize(lab, sort=True)
+    grp_code, names = pd.factorize(grp, sort=True)
+    flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
+    return pd.DataFrame(
+        flat.reshape(len(segments), len(names)).astype(np.int64),
+        index=pd.Index(segments, name="segment"),
+        columns=pd.Index(names, name="group"),
+    )
 
 
 def representation(counts: pd.DataFrame) -> pd.DataFrame:

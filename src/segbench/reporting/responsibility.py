@@ -160,6 +160,7 @@ def audit_segmentation(
             max_depth=settings.surrogate.max_depth,
             min_samples_leaf=max(k, 1),
             seed=seed,
+            sample_size=settings.surrogate.sample_size,
         )
         if report.surrogate is None:
             report.surrogate_note = (

@@ -7,17 +7,24 @@ not from the scaled/embedded clustering features — a global surrogate model in
 Craven & Shavlik (1996), *Extracting Tree-Structured Representations of Trained Networks*,
 NeurIPS 8; see also Molnar, *Interpretable Machine Learning*, ch. "Global Surrogate".
 
+- Size: above ``sample_size`` customers (``fairness.surrogate.sample_size``, default
+  100,000) the tree is fitted on a seeded sample of that size
+  (:func:`segbench.data.sampling.sample_rows`); fidelity and every rule's support, precision
+  and coverage are still counted on every customer (a prediction is a walk of ``max_depth``
+  nodes), so the cost is bounded and linear in customers.
 - ``fidelity`` (logged ``surrogate.fidelity``): share of customers whose segment the tree
-  predicts, on the customers it was fitted on — how faithfully *the rules shown* describe the
+  predicts, on every customer — how faithfully *the rules shown* describe the
   segmentation. ``fidelity_cv`` (``surrogate.fidelity_cv``): the same for a tree of the same
-  shape, 3-fold cross-validated — how well such rules generalise.
+  shape, 3-fold cross-validated on the customers it is fitted on — how well such rules
+  generalise.
 - Rules: every leaf is one rule, the conjunction of the conditions on its path, with the
   conditions on one column merged into a range (``30 < recency ≤ 120``) and 0/1 columns
   written ``region = North`` / ``region ≠ North``. A leaf belongs to its majority segment; a rule
   reports its support (customers), precision (share of them in that segment) and coverage
   (share of the segment it covers).
 - Privacy: ``min_samples_leaf`` (default: the k-anonymity k) keeps every leaf, and so every
-  rule, about at least k customers. Missing values are imputed with the column median first.
+  rule, about at least k customers (of the sample, so of every customer too). Missing values
+  are imputed with the column median first.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
+from segbench.data.sampling import sample_rows
 from segbench.errors import DataError
 from segbench.reporting.numbers import readable
 
@@ -94,9 +102,12 @@ def fit_surrogate(
     min_samples_leaf: int = 10,
     seed: int = 0,
     cv: bool = True,
+    sample_size: int | None = None,
 ) -> Surrogate | None:
     """Fit the surrogate tree from ``profile`` (one row per customer) to ``labels``.
 
+    ``sample_size``: above it, fit on a seeded sample of that many customers (fidelity and
+    rules are still counted on every customer); ``None`` fits every customer.
     Returns ``None`` when the profile has no numeric column (e.g. text-only features).
 
     >>> profile = pd.DataFrame({"recency": [5, 10, 200, 300] * 5})
@@ -119,35 +130,59 @@ def fit_surrogate(
     X = frame.to_numpy()
     leaf = max(1, int(min_samples_leaf))
     tree = DecisionTreeClassifier(max_depth=max_depth, min_samples_leaf=leaf, random_state=seed)
-    tree.fit(X, labels)
+    rows = None if sample_size is None else sample_rows(len(X), int(sample_size), seed, sort=True)
+    X_fit, y_fit = (X, labels) if rows is None else (X[rows], labels[rows])
+    tree.fit(X_fit, y_fit)
     fidelity = float((tree.predict(X) == labels).mean())
     fidelity_cv = None
-    _, counts = np.unique(labels, return_counts=True)
+    _, counts = np.unique(y_fit, return_counts=True)
     if cv and len(counts) >= 2 and counts.min() >= 3:
         folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
-        fidelity_cv = float(cross_val_score(tree, X, labels, cv=folds).mean())
+        fidelity_cv = float(cross_val_score(tree, X_fit, y_fit, cv=folds).mean())
     binary = {c for c in numeric if _binary(frame[c])}
-    rules = extract_rules(tree, list(numeric), binary, labels)
+    rules = extract_rules(tree, list(numeric), binary, labels, tree.apply(X))
     return Surrogate(tree, list(numeric), fidelity, fidelity_cv, rules)
 
 
 def extract_rules(
-    tree: DecisionTreeClassifier, features: list[str], binary: set[str], labels: np.ndarray
+    tree: DecisionTreeClassifier,
+    features: list[str],
+    binary: set[str],
+    labels: np.ndarray,
+    leaves: np.ndarray | None = None,
 ) -> dict[int, list[Rule]]:
-    """Every leaf of ``tree`` as a :class:`Rule`, grouped by segment (most precise first)."""
+    """Every leaf of ``tree`` as a :class:`Rule`, grouped by segment (most precise first).
+
+    ``labels`` and ``leaves`` (each customer's leaf, ``tree.apply``; default: the tree's own
+    training counts, ``labels`` being its training labels) are the customers the support,
+    precision and coverage are counted on. A leaf's segment is the tree's prediction there.
+    """
     t = tree.tree_
     classes = tree.classes_
     sizes = dict(zip(*np.unique(labels, return_counts=True), strict=True))
     rules: dict[int, list[Rule]] = {int(c): [] for c in classes}
+    per_leaf = None
+    if leaves is not None:
+        labels = np.asarray(labels)
+        code = np.minimum(np.searchsorted(classes, labels), len(classes) - 1)  # classes_ sorted
+        known = classes[code] == labels
+        flat = np.bincount(
+            leaves[known] * len(classes) + code[known], minlength=t.node_count * len(classes)
+        )
+        per_leaf = flat.reshape(t.node_count, len(classes))
 
     def walk(node: int, path: list[tuple[str, str, float]]) -> None:
         left, right = t.children_left[node], t.children_right[node]
         if left == right:  # a leaf
             weights = t.value[node][0]
-            support = int(t.n_node_samples[node])
             best = int(np.argmax(weights))
             segment = int(classes[best])
-            precision = float(weights[best] / weights.sum()) if weights.sum() else 0.0
+            if per_leaf is None:
+                support = int(t.n_node_samples[node])
+                precision = float(weights[best] / weights.sum()) if weights.sum() else 0.0
+            else:
+                support = int(per_leaf[node].sum())
+                precision = float(per_leaf[node, best] / support) if support else 0.0
             in_segment = precision * support
             rules[segment].append(
                 Rule(

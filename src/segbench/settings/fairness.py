@@ -30,6 +30,9 @@ class SurrogateSettings(Section):
     """Fit the tree (``surrogate.fidelity``, ``transparency/surrogate_rules.md``)."""
     max_depth: int = Field(3, ge=1)
     """Depth of the tree (rules have at most this many conditions)."""
+    sample_size: int = Field(100_000, ge=100)
+    """Above this many customers the tree is fitted on a seeded sample of this size; its
+    fidelity and rules are still counted on every customer (bounded, linear cost)."""
 
 
 class CardSettings(Section):
