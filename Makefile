@@ -64,5 +64,9 @@ benchmark: install
 	$(BIN)/python -m segbench.leaderboard --study benchmark --out results/benchmark
 
 # FCPS peer validation: segbench beside the published partitions (results/fcps_peer/)
+# the empty MLflow store new SQLite stores are copied from (rebuild after upgrading MLflow)
+store-template: install
+	$(BIN)/python -c "from segbench.tracking.template import build; print(build())"
+
 fcps-peer: install
 	$(BIN)/python -m segbench.peer --out results/fcps_peer

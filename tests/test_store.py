@@ -64,6 +64,63 @@ def test_processes_opening_a_fresh_store_together_create_it_once(tmp_path):
     assert (tmp_path / "mlflow.db.lock").exists()
 
 
+def _dump(db: Path) -> dict[str, object]:
+    """Schema and rows of every table, times of experiment 0 left out. Each object's SQL is
+    compared as its set of lines: MLflow's own migration orders a table's constraints by
+    Python's hash seed (two migrations of one MLflow differ in the order, not the content)."""
+    with sqlite3.connect(db) as con:
+        schema = sorted(
+            (kind, name, sorted(line.strip().rstrip(",") for line in (sql or "").splitlines()))
+            for kind, name, sql in con.execute("select type, name, sql from sqlite_master")
+        )
+        tables = [r[1] for r in schema if r[0] == "table"]
+        rows = {t: sorted(map(repr, con.execute(f"select * from '{t}'"))) for t in tables}
+        rows["experiments"] = con.execute(
+            "select experiment_id, name, artifact_location, lifecycle_stage from experiments"
+        ).fetchall()
+    con.close()
+    return {"schema": schema, "rows": rows}
+
+
+def test_a_new_store_is_the_shipped_empty_store_when_mlflow_made_it(tmp_path, monkeypatch, caplog):
+    from importlib.metadata import version
+
+    from segbench.tracking import template
+
+    monkeypatch.chdir(tmp_path)
+    migrated = tmp_path / "migrated.db"
+    MlflowClient(f"sqlite:///{migrated}").search_experiments()
+    seeded = tmp_path / "seeded.db"
+    if template.template_version() != version("mlflow"):
+        # another MLflow than the template's: nothing is copied, MLflow migrates as usual
+        assert not template.seed(seeded) and not seeded.exists()
+        ensure_experiment(f"sqlite:///{seeded}", "segbench")
+        assert healthy(seeded) == []
+        return
+    assert template.seed(seeded)
+    assert _dump(seeded) == _dump(migrated)  # the Default experiment's location included
+    assert not template.seed(seeded)  # an existing store is never overwritten
+    # a run goes through the entry point on a store it seeds
+    uri = f"sqlite:///{tmp_path / 'run.db'}"
+    with caplog.at_level("DEBUG", logger="segbench.tracking.template"):
+        ensure_experiment(uri, "seeded")
+    assert "run.db: a copy of the empty store of MLflow" in caplog.text
+    with tracked_run(uri, "seeded") as tracker:
+        tracker.metrics({"silhouette": 0.5})
+    run = MlflowClient(uri).get_run(tracker.run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics["silhouette"] == 0.5
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.db")] == []
+
+
+def test_the_template_is_not_used_by_another_mlflow_version(tmp_path):
+    from segbench.tracking import template
+
+    meta = tmp_path / "empty_store.json"
+    meta.write_text('{"mlflow": "0.0.1"}')
+    assert template.template_version(meta) == "0.0.1" and not template.usable(meta)
+    assert template.template_version(tmp_path / "missing.json") is None
+
+
 def test_transient_errors_are_told_from_lasting_ones():
     locked = RuntimeError("(sqlite3.OperationalError) database is locked")
     assert is_transient(locked)

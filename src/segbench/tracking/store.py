@@ -12,7 +12,9 @@ Created once
     takes an inter-process file lock (:mod:`filelock`) beside the database,
     ``<file>.db.lock``, and creates the schema while holding it if the schema is not complete
     (a read-only SQLite check, :func:`schema_ready`), once per process; the other processes
-    wait for it, then open the store side by side. Every entry point (a run, a sweep, tuning
+    wait for it, then open the store side by side. A new SQLite store is a copy of the empty
+    store the package ships when the installed MLflow made it (:mod:`.template`: no
+    migrations to run). Every entry point (a run, a sweep, tuning
     workers, :mod:`segbench.api`) goes through it. A tracking server creates its schema
     itself. The experiment's creation race (two processes creating ``segbench`` at once) is
     settled by reading back the experiment the other process created.
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from segbench.errors import ConfigError
+from segbench.tracking.template import seed
 
 T = TypeVar("T")
 SQLITE = "sqlite:///"
@@ -294,6 +297,8 @@ def ensure_experiment(uri: str, name: str) -> str:
         return _EXPERIMENTS[key]
     with creation_lock(uri), _quiet_creation():
         path = sqlite_file(uri)
+        if path is not None and not path.exists():
+            seed(path)  # a copy of an empty store, when the installed MLflow made it
         if path is not None and not schema_ready(path):
             open_store(uri)  # creates the schema, alone
     client = open_store(uri)
