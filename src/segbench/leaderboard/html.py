@@ -159,10 +159,10 @@ def render_html(
     board: Leaderboard,
     source: str = "",
     quality: str = "auto",
-    critical_difference: tuple[Figure, bytes] | None = None,
+    diagram: tuple[Figure, bytes] | None = None,
 ) -> str:
-    """The whole ``leaderboard.html``; ``critical_difference``: the diagram of
-    ``board.comparison`` and its PNG when the caller has drawn them already."""
+    """The whole ``leaderboard.html``; ``diagram``: the critical-difference diagram of
+    ``board.comparison`` and its PNG, when the caller has drawn them already."""
     chart_list = [
         _chart(
             charts.forest(board),
@@ -174,7 +174,7 @@ def render_html(
     comparison = board.comparison
     critical = None
     if comparison is not None and not isinstance(comparison, str):
-        fig, png = critical_difference or (charts.critical_difference(comparison), None)
+        fig, png = diagram or (charts.critical_difference(comparison), None)
         critical = _chart(
             fig,
             "chart-critical-difference",
