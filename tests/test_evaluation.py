@@ -75,10 +75,8 @@ def test_the_runs_silhouette_sample_is_kept_across_the_choice_of_k(monkeypatch):
     from segbench.evaluation import metrics
 
     calls = []
-    real = metrics.silhouette_samples
-    monkeypatch.setattr(
-        metrics, "silhouette_samples", lambda X, y: calls.append(len(X)) or real(X, y)
-    )
+    real = metrics.silhouettes
+    monkeypatch.setattr(metrics, "silhouettes", lambda X, ys: calls.append(len(X)) or real(X, ys))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 3))
     labels = (X[:, 0] > 0).astype(int)
@@ -91,3 +89,21 @@ def test_the_runs_silhouette_sample_is_kept_across_the_choice_of_k(monkeypatch):
     np.testing.assert_array_equal(first[1], again[1])
     other = metrics.silhouette_sample(X, 1 - labels, 200, 0)  # same X, other labels
     assert len(calls) == 11 and other is not None
+
+
+@pytest.mark.parametrize("n", [7, 300])
+def test_silhouettes_of_several_labelings_equal_scikit_learns(n, monkeypatch):
+    """One pass over the distances for several labelings, in blocks of rows (a small block
+    forced), gives scikit-learn's values for each, singleton segments included."""
+    from sklearn.metrics import silhouette_samples
+
+    from segbench.evaluation import metrics
+
+    monkeypatch.setattr(metrics, "DISTANCE_BLOCK_BYTES", 8 * n * 3)  # blocks of 3 rows
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(n, 4))
+    labelings = [rng.integers(0, k, n) for k in (2, 3, 5)]
+    labelings.append(np.r_[0, np.ones(n - 1, int)])  # a segment of one customer
+    labelings.append(np.where(X[:, 0] > 0, "b", "a"))  # any label values
+    for ours, labels in zip(metrics.silhouettes(X, labelings), labelings, strict=True):
+        np.testing.assert_allclose(ours, silhouette_samples(X, labels), rtol=1e-9, atol=1e-12)

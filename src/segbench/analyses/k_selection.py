@@ -35,7 +35,7 @@ from sklearn.base import clone
 from segbench.algorithms import K_PARAMS, fit_labels
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
-from segbench.evaluation.metrics import sampled_silhouette
+from segbench.evaluation.metrics import sampled_silhouette, silhouettes
 
 
 def takes_k(estimator: Any) -> bool:
@@ -96,11 +96,15 @@ def k_curve(
     if n_init is not None and isinstance(params.get("n_init"), int):
         base.set_params(n_init=min(int(n_init), params["n_init"]))
     fit_params = {"sensitive_features": sensitive} if sensitive is not None else {}
-    rows = []
+    rows, labelings = [], {}
     for k in range(k_min, k_max + 1):
         model = clone(base).set_params(**{key: k})
         labels = fit_labels(model, X, **fit_params)
-        silhouette, _ = sampled_silhouette(X, labels, len(X), seed)
+        silhouette = np.nan
+        if (labels == -1).any():  # noise: on the segmented customers only
+            silhouette, _ = sampled_silhouette(X, labels, len(X), seed)
+        elif len(np.unique(labels)) >= 2:
+            labelings[k] = labels
         bic = model.bic(X) if hasattr(model, "bic") else np.nan
         rows.append(
             {
@@ -111,6 +115,9 @@ def k_curve(
             }
         )
     curve = pd.DataFrame(rows)
+    # every k's silhouette on the whole sample, the distances computed once for all of them
+    for k, values in zip(labelings, silhouettes(X, list(labelings.values())), strict=True):
+        curve.loc[curve["k"] == k, "silhouette"] = float(np.mean(values))
     curve.attrs["customers"] = len(X)
     if "n_init" in params:
         curve.attrs["n_init"] = base.get_params(deep=False)["n_init"]

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,8 +57,8 @@ from sklearn.metrics import (
     calinski_harabasz_score,
     davies_bouldin_score,
     normalized_mutual_info_score,
-    silhouette_samples,
 )
+from sklearn.metrics.pairwise import euclidean_distances
 
 from segbench.data.sampling import sample_rows
 
@@ -68,6 +68,58 @@ def _digest(array: np.ndarray) -> tuple[Any, ...]:
     array = np.ascontiguousarray(array)
     data = array.view(np.uint8) if array.dtype != object else repr(array.tolist()).encode()
     return array.shape, array.dtype.str, hashlib.blake2b(data, digest_size=16).digest()
+
+
+#: Bytes of distances held at once by :func:`silhouettes` (a block of rows against all points).
+DISTANCE_BLOCK_BYTES = 64 * 2**20
+
+
+def silhouettes(X: np.ndarray, labelings: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Each point's silhouette under each of several labelings of the same points.
+
+    Rousseeuw's silhouette as :func:`sklearn.metrics.silhouette_samples` computes it
+    (Euclidean distances by scikit-learn's ``euclidean_distances``, a point alone in its
+    segment scoring 0), with its work shared: the distances of each block of rows to every
+    point (at most :data:`DISTANCE_BLOCK_BYTES`) are computed once, and every labeling's
+    per-segment sums of them are one matrix product with the labelings' one-hot columns.
+    scikit-learn recomputes the distances for each labeling and sums them with one
+    ``bincount`` per point; the choice of k asks for nine labelings of one sample. Every
+    labeling needs at least two segments (the caller checks).
+
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.2]])
+    >>> [s.round(3) for s in silhouettes(X, [np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])])]
+    [array([0.98 , 0.98 , 0.96 , 0.961]), array([ 0.  , -0.98,  0.49,  0.49])]
+    """
+    X = np.asarray(X, dtype=float)
+    n = len(X)
+    codes = [np.unique(np.asarray(labels), return_inverse=True)[1] for labels in labelings]
+    widths = [int(c.max()) + 1 for c in codes]
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    onehot = np.zeros((n, int(offsets[-1])))
+    for start, c in zip(offsets[:-1], codes, strict=True):
+        onehot[np.arange(n), start + c] = 1.0
+    sums = np.empty((n, onehot.shape[1]))
+    squared = np.einsum("ij,ij->i", X, X)[np.newaxis, :]
+    step = max(1, DISTANCE_BLOCK_BYTES // (8 * max(n, 1)))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        block = euclidean_distances(X[lo:hi], X, Y_norm_squared=squared)
+        block[np.arange(hi - lo), np.arange(lo, hi)] = 0.0  # as scikit-learn's chunks
+        sums[lo:hi] = block @ onehot
+    out = []
+    every = np.arange(n)
+    for start, width, c in zip(offsets[:-1], widths, codes, strict=True):
+        part = sums[:, start : start + width]
+        sizes = np.bincount(c, minlength=width).astype(float)
+        own = part[every, c] / np.maximum(sizes[c] - 1.0, 1.0)
+        others = part / sizes
+        others[every, c] = np.inf
+        nearest = others.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = (nearest - own) / np.maximum(own, nearest)
+        values[sizes[c] == 1] = 0.0
+        out.append(np.nan_to_num(values))
+    return out
 
 
 #: The last silhouette samples computed, key → result, oldest first (at most
@@ -102,7 +154,7 @@ def silhouette_sample(
         rows = rows[picked]
     result = None
     if len(np.unique(labels[rows])) >= 2:
-        result = rows, silhouette_samples(X[rows], labels[rows])
+        result = rows, silhouettes(X[rows], [labels[rows]])[0]
     _SAMPLES[key] = result
     while len(_SAMPLES) > KEPT_SAMPLES:
         _SAMPLES.popitem(last=False)
