@@ -28,6 +28,7 @@ ENTRY_POINTS = {
     "export",
     "stale",
     "peer",
+    "prefetch",
 }
 
 

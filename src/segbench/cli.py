@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from segbench.configs import CONFIG_DIR, register, resolve
 from segbench.errors import SegbenchError, store_message
+from segbench.prefetch import prefetching
 from segbench.settings.tracking import default_uri
 from segbench.tracking.mlflow_run import (
     Interrupted,
@@ -118,11 +119,14 @@ def exit_status(err: BaseException) -> int:
 
 
 def _single(cfg: DictConfig, overrides: list[str]) -> None:
-    from segbench.experiment import run_experiment
-
     with recording() as record:
         try:
-            result = run_experiment(resolve(cfg), overrides)
+            settings = resolve(cfg)
+            # the texts are embedded in a second process while the run's libraries load
+            with prefetching(settings):
+                from segbench.experiment import run_experiment
+
+                result = run_experiment(settings, overrides)
         except SegbenchError as err:
             print(f"segbench: error: {err}", file=sys.stderr)
             sys.exit(2)

@@ -24,9 +24,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from segbench.data.model import CustomerData
 from segbench.errors import ConfigError
 from segbench.features.base import FeatureBlock
-from segbench.features.embeddings import Embedder
+from segbench.features.embeddings import BATCH_SIZE, Embedder
 
 METHODS = ("sbert", "tfidf")
+
+
+#: The text of the logged model's input example (:func:`segbench.serving.model.example_rows`),
+#: embedded when MLflow checks that the model predicts the example.
+EXAMPLE_TEXT = "example text"
 
 
 def _clean_texts(data: CustomerData) -> pd.DataFrame:
@@ -74,7 +79,7 @@ class TextBlock(FeatureBlock):
         model: str = "all-MiniLM-L6-v2",
         pca_components: int | None = 16,
         svd_components: int = 64,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         cache_dir: str | None = None,
         progress: bool = True,
     ) -> None:
@@ -88,6 +93,10 @@ class TextBlock(FeatureBlock):
         self.progress = progress
 
     # -- per-customer raw vectors ------------------------------------------------------
+    def distinct_texts(self, data: CustomerData) -> list[str]:
+        """The distinct non-empty texts of ``data`` the block embeds, in order of appearance."""
+        return list(pd.unique(_clean_texts(data)["text"]))
+
     def _sbert(self, data: CustomerData) -> tuple[np.ndarray, np.ndarray]:
         texts = _clean_texts(data)
         embedder = Embedder(self.model, self.cache_dir, self.batch_size, self.progress)

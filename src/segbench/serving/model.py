@@ -69,6 +69,7 @@ from segbench.data.pseudonyms import pseudonymise_ids
 from segbench.datasets.base import day_after
 from segbench.datasets.readers import as_text
 from segbench.errors import DataError
+from segbench.features.text import EXAMPLE_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -397,8 +398,8 @@ def example_rows(data: CustomerData, min_count: int = 10) -> pd.DataFrame:
     One customer ``example``: numeric customer columns at their median (an aggregate),
     text columns at their most common value when at least ``min_count`` customers share it
     (else empty); one transaction of one unit at the median unit price on the day before the
-    analysis date; one text ``"example text"``. MLflow stores it with the model and checks
-    that the model predicts it.
+    analysis date; one text (:data:`segbench.features.text.EXAMPLE_TEXT`). MLflow stores it
+    with the model and checks that the model predicts it.
     """
     customers = data.customers
     row: dict[str, Any] = {PART_COLUMN: "customers", "customer_id": "example"}
@@ -435,7 +436,7 @@ def example_rows(data: CustomerData, min_count: int = 10) -> pd.DataFrame:
             }
         )
     if data.texts is not None:
-        rows.append({PART_COLUMN: "texts", "customer_id": "example", "text": "example text"})
+        rows.append({PART_COLUMN: "texts", "customer_id": "example", "text": EXAMPLE_TEXT})
     frame = pd.DataFrame(rows)
     for column in frame.columns:  # the signature's types (double for numbers, else text)
         if frame[column].dtype == object:
