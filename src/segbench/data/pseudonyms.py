@@ -79,7 +79,9 @@ def pseudonymise_ids(ids: pd.Index | pd.Series, key: bytes | None = None) -> pd.
     """
     secret = key if key is not None else run_key()
     codes, uniques = pd.factorize(pd.Index(ids).astype(str))
-    hashed = np.asarray(hmac_sha256_hex16(secret, uniques), dtype=object)
+    # a list of Python strings: iterating an Arrow-backed array element by element costs
+    # more than the hashing itself (2 s of 3.5 at a million ids)
+    hashed = np.asarray(hmac_sha256_hex16(secret, uniques.tolist()), dtype=object)
     return pd.Index(pd.array(hashed[codes], dtype="str"), name="customer_id")
 
 

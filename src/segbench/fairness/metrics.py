@@ -70,17 +70,51 @@ GROUP_TABLE_COLUMNS = (
 )
 
 
-def _known(labels: np.ndarray, groups: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and group values (as strings) of the customers whose group is known."""
+def group_codes(groups: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's group as an integer code into the sorted group names (``-1``: missing),
+    and the names (the values as text, only those present): a categorical is read from its
+    codes, anything else coded by one hash pass, so no string is made per customer.
+
+    >>> codes, names = group_codes(np.array(["b", None, 1, "a", "1"], dtype=object))
+    >>> codes.tolist(), names.tolist()
+    ([2, -1, 0, 1, 0], ['1', 'a', 'b'])
+    >>> codes, names = group_codes(pd.Series(["m", None, "f"], dtype="category"))
+    >>> codes.tolist(), names.tolist()
+    ([1, -1, 0], ['f', 'm'])
+    """
+    dtype = getattr(groups, "dtype", None)
+    if isinstance(dtype, pd.CategoricalDtype):  # its codes: one code per category
+        values = groups.array if isinstance(groups, pd.Series) else groups
+        raw = np.asarray(values.codes, dtype=np.intp)
+        uniques = np.asarray(values.categories, dtype=object)
+        present = np.bincount(raw[raw >= 0], minlength=len(uniques)) > 0
+        if not present.all():  # unobserved categories are not groups
+            keep = np.flatnonzero(present)
+            recode = np.full(len(uniques) + 1, -1, dtype=np.intp)
+            recode[keep] = np.arange(len(keep))
+            raw, uniques = recode[raw], uniques[keep]  # code -1 reads the last entry: -1
+    else:
+        raw, uniques = pd.factorize(np.asarray(groups, dtype=object))
+    text = np.array([str(u) for u in uniques], dtype=object)
+    names, of_unique = np.unique(text, return_inverse=True)
+    codes = np.where(raw >= 0, of_unique.reshape(-1)[np.maximum(raw, 0)], -1)
+    return codes.astype(np.intp, copy=False), names.astype(object)
+
+
+def _known(
+    labels: np.ndarray, groups: pd.Series | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels and group codes (into the sorted group names, :func:`group_codes`) of the
+    customers whose group is known, and the names."""
     labels = np.asarray(labels)
-    values = pd.Series(np.asarray(groups, dtype=object))
-    if len(values) != len(labels):
+    codes, names = group_codes(groups)
+    if len(codes) != len(labels):
         raise DataError(
-            f"fairness: {len(labels)} segment labels but {len(values)} sensitive values; "
+            f"fairness: {len(labels)} segment labels but {len(codes)} sensitive values; "
             "they must describe the same customers"
         )
-    known = values.notna().to_numpy()
-    return labels[known], values[known].astype(str).to_numpy()
+    known = codes >= 0
+    return labels[known], codes[known], names
 
 
 def counts(labels: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
@@ -90,24 +124,22 @@ def counts(labels: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
     >>> counts([0, 0, 1], ["f", "m", "f"]).tolist()
     [[1, 1], [1, 0]]
     """
-    lab, grp = _known(labels, groups)
+    lab, grp_code, names = _known(labels, groups)
     if len(lab) == 0:
         return np.zeros((0, 0), dtype=np.int64)
-    # sorted codes as np.unique gives them, by hashing (np.unique sorts a million strings)
+    # sorted codes as np.unique gives them, by hashing (np.unique sorts a million values)
     seg_code, segments = pd.factorize(lab, sort=True)
-    grp_code, names = pd.factorize(grp, sort=True)
     flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
     return flat.reshape(len(segments), len(names)).astype(np.int64)
 
 
 def crosstab(labels: np.ndarray, groups: pd.Series | np.ndarray) -> pd.DataFrame:
     """Counts ``n_ka``: one row per segment (noise ``-1`` included), one column per group."""
-    lab, grp = _known(labels, groups)
+    lab, grp_code, names = _known(labels, groups)
     if len(lab) == 0:
         return pd.DataFrame(dtype=np.int64)
     # what ``pd.crosstab`` gives (sorted segments and groups), from one bincount
     seg_code, segments = pd.factorize(lab, sort=True)
-    grp_code, names = pd.factorize(grp, sort=True)
     flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
     return pd.DataFrame(
         flat.reshape(len(segments), len(names)).astype(np.int64),
@@ -208,7 +240,7 @@ def silhouette_gap(silhouettes: np.ndarray, groups: pd.Series | np.ndarray) -> f
     0.4
     """
     values = np.asarray(silhouettes, dtype=float)
-    sil, grp = _known(values, groups)
+    sil, grp, _ = _known(values, groups)  # codes in the order of the group names
     if len(sil) == 0 or len(np.unique(grp)) < 2:
         return 0.0
     order = np.argsort(grp, kind="stable")

@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 
 from segbench.data.sampling import sample_rows
 from segbench.errors import DataError
+from segbench.fairness.metrics import group_codes
 
 #: Above ``POOL_FACTOR × sample_size`` customers, the stratified sample is drawn from a seeded
 #: uniform pool of that many (:func:`segbench.data.sampling.sample_rows`), so its cost does
@@ -187,18 +188,14 @@ def permutation_drop(
 
 def _group_codes(groups: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each customer's group as an integer code into the sorted group names (``-1``: missing),
-    and the names (the values as text): one hash pass over the customers, no Python loop
-    over them, so the audit's cost before its sample is linear and small at millions.
+    and the names (:func:`segbench.fairness.metrics.group_codes`): no Python loop over the
+    customers, so the audit's cost before its sample is linear and small at millions.
 
     >>> codes, names = _group_codes(np.array(["b", None, 1, "a", "1"], dtype=object))
     >>> codes.tolist(), names.tolist()
     ([2, -1, 0, 1, 0], ['1', 'a', 'b'])
     """
-    raw, uniques = pd.factorize(np.asarray(groups, dtype=object))
-    text = np.array([str(u) for u in uniques], dtype=object)
-    names, of_unique = np.unique(text, return_inverse=True)
-    codes = np.where(raw >= 0, of_unique.reshape(-1)[np.maximum(raw, 0)], -1)
-    return codes.astype(np.intp, copy=False), names.astype(object)
+    return group_codes(groups)
 
 
 def _code_strata(codes: np.ndarray, names: np.ndarray, minimum: int) -> np.ndarray | None:

@@ -71,14 +71,14 @@ def fairness_scores(
     sample = silhouettes if settings.silhouette_gap else None
     out: dict[str, float] = {}
     for attribute in attributes:
-        groups = sensitive[attribute]
+        groups = sensitive[attribute]  # a categorical is counted from its codes
         sil = None
         if sample is not None:
             rows, values = sample
-            sil = (values, groups.to_numpy()[rows])
+            sil = (values, groups.take(rows))
         if only is not None and f"fairness.{attribute}.silhouette_gap" not in only:
             sil = None
-        for name, value in fairness_metrics(labels, groups.to_numpy(), sil).items():
+        for name, value in fairness_metrics(labels, groups, sil).items():
             if only is None or f"fairness.{attribute}.{name}" in only:
                 out[f"fairness.{attribute}.{name}"] = value
     return out

@@ -128,7 +128,7 @@ def audit_segmentation(
     }
 
     for attribute in attributes:
-        groups = sensitive[attribute].to_numpy()
+        groups = sensitive[attribute]
         report.group_tables[attribute] = group_table(labels, groups, min_cell_size=k)
 
     proxy = settings.proxy
@@ -137,7 +137,7 @@ def audit_segmentation(
             audit = proxy_audit(
                 features.X,
                 list(features.columns),
-                sensitive[attribute].to_numpy(),
+                sensitive[attribute],
                 attribute,
                 sample_size=proxy.sample_size,
                 cv=proxy.cv,
@@ -302,9 +302,7 @@ def build_card(
         card.add_flag(segment, f"privacy: fewer than {k} customers, figures suppressed")
     if sensitive is not None:
         for attribute, table in report.group_tables.items():
-            flags = _fairness_flags(
-                labels, sensitive[attribute].to_numpy(), table, attribute, threshold
-            )
+            flags = _fairness_flags(labels, sensitive[attribute], table, attribute, threshold)
             for segment, text in flags.items():
                 card.add_flag(segment, text)
 

@@ -91,8 +91,16 @@ class Surrogate:
 
 
 def _binary(column: pd.Series) -> bool:
-    values = column.dropna().unique()
-    return len(values) > 0 and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}
+    """Whether the column's known values are all 0 or 1 (and it has some): a 0/1 column.
+
+    >>> _binary(pd.Series([0.0, 1.0, None])), _binary(pd.Series([0.0, 2.0]))
+    (True, False)
+    >>> _binary(pd.Series([None], dtype=float))
+    False
+    """
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    values = values[~np.isnan(values)]  # compared in place: no hash of a million values
+    return len(values) > 0 and bool(((values == 0.0) | (values == 1.0)).all())
 
 
 def fit_surrogate(
