@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
+from segbench.data.pseudonyms import positions
+
 ACTIONS = {
     "champions": "reward and retain: loyalty perks, early access, referrals; no discount needed",
     "loyal": "upsell and cross-sell higher-value items; invite to the loyalty programme",
@@ -97,7 +99,7 @@ class LineCodes:
         seg = _segment_of(labels)
         index = pd.Index(seg.index)
         cust, cust_text = _codes(transactions["customer_id"])
-        position = index.get_indexer(cust_text)
+        position = positions(index, cust_text)  # no lookup when they are the customer ids
         customer = np.where(cust >= 0, position[np.maximum(cust, 0)], -1)
         keep = customer >= 0
         product, self.products = _codes(transactions["product_id"])
@@ -288,7 +290,7 @@ def sorted_distinct(keys: np.ndarray) -> np.ndarray:
 def _customer_positions(column: pd.Series, index: pd.Index) -> np.ndarray:
     """Position of each row's customer in ``index`` (``-1`` = not in it)."""
     codes, text = _codes(column)
-    return index.get_indexer(text)[codes]
+    return positions(index, text)[codes]
 
 
 #: Largest number of (product, description) pairs whose counts are found with a bitmap

@@ -155,6 +155,23 @@ def _owners(ids: pd.Index, column: pd.Series) -> np.ndarray:
     return ids.get_indexer(column.astype(str))
 
 
+def positions(ids: pd.Index, values: pd.Index) -> np.ndarray:
+    """Position in ``ids`` of each of ``values`` (``-1`` when absent), compared as text;
+    without a lookup when they are the same strings in the same order (the customer
+    categories of a pseudonymised dataset's transactions and texts are its customer ids,
+    :func:`pseudonymise`).
+
+    >>> positions(pd.Index(["a", "b", "c"]), pd.Index(["c", "x", "a"])).tolist()
+    [2, -1, 0]
+    >>> positions(pd.Index(["a", "b"]), pd.Index(["a", "b"])).tolist()
+    [0, 1]
+    """
+    ids, values = pd.Index(ids), pd.Index(values)
+    if len(ids) == len(values) and _same_strings(ids, values):
+        return np.arange(len(ids), dtype=np.intp)
+    return ids.astype(str).get_indexer(values.astype(str))
+
+
 def _same_strings(a: pd.Index, b: pd.Index) -> bool:
     """Whether two indexes hold the same strings in the same order (Arrow-fast for ``str``)."""
     try:
@@ -279,11 +296,39 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
         out.index = pd.Index(ordered_new[present], name="customer_id")
         return out
 
+    ranks: list[np.ndarray] = []  # raw position → position in content order, made once
+    shared: list[pd.CategoricalDtype] = []  # the pseudonyms in content order, checked once
+
+    def every_customer(ids: pd.Series) -> pd.Categorical | None:
+        """The column with the customers' pseudonyms, in content order, as its categories
+        (so they are the customer ids themselves, and positions need no lookup), when its
+        categories are every customer once; else ``None``."""
+        categories = ids.cat.categories
+        if len(categories) != len(raw):
+            return None
+        raw_text = pd.Index(raw).astype(str)
+        where = positions(raw_text, categories)
+        if (where < 0).any():  # not every customer: the categories as they are
+            return None
+        if not ranks:
+            rank = np.empty(len(order), dtype=np.intp)
+            rank[order] = np.arange(len(order))
+            ranks.append(rank)
+            shared.append(pd.CategoricalDtype(pd.Index(ordered_new, dtype="str")))
+        code_of_category = np.append(ranks[0][where], -1)  # code -1 (missing) stays -1
+        codes = code_of_category[ids.cat.codes.to_numpy()]
+        return pd.Categorical.from_codes(codes, dtype=shared[0])
+
     def column(frame):
         if frame is None:
             return None
         out = frame.copy(deep=False)  # the other columns are shared, not copied
         ids = out["customer_id"]
+        if isinstance(ids.dtype, pd.CategoricalDtype) and not ids.cat.ordered:
+            recoded = every_customer(ids)
+            if recoded is not None:
+                out["customer_id"] = recoded
+                return out
         if isinstance(ids.dtype, pd.CategoricalDtype):  # each category once
             keyed = mapping.reindex(ids.cat.categories.astype(str)).to_numpy()
             if not pd.isna(keyed).any():  # stays categorical: no string per line
