@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,3 +108,36 @@ def test_fingerprint_is_stable_and_moves_with_any_value():
     customers, tx = frames()
     customers.index = pd.Index(["a", "c"])
     assert fingerprint_frames(customers, tx) != first
+
+
+@pytest.mark.parametrize("categories", ["every customer", "shuffled", "some customers", "text"])
+def test_pseudonymised_customer_columns_hold_each_lines_own_pseudonym(categories):
+    # a categorical of every customer is recoded to the customer ids in content order (found
+    # by position downstream); any other column is keyed value by value: each line keeps its
+    # own customer's pseudonym either way
+    data = toy_data(40)
+    raw = data.transactions["customer_id"].astype(str)
+    everyone = list(data.customer_ids)
+    if categories == "text":
+        column = raw.to_numpy(dtype=object)
+    elif categories == "some customers":
+        column = pd.Categorical(raw, categories=sorted(set(raw)) + ["T99999"])
+    else:
+        shuffled = list(np.random.default_rng(1).permutation(everyone))
+        order = everyone if categories == "every customer" else shuffled
+        column = pd.Categorical(raw, categories=order)
+    data.transactions = data.transactions.assign(customer_id=column)
+    out = pseudonymise(data, key=b"secret")
+    pseudonyms = pseudonymise_ids(data.customer_ids, key=b"secret")
+    keyed = dict(zip(data.customer_ids, pseudonyms, strict=True))
+    assert out.transactions["customer_id"].astype(str).tolist() == [keyed[c] for c in raw]
+    column = out.transactions["customer_id"]
+    if categories in ("every customer", "shuffled"):
+        assert list(column.cat.categories) == list(out.customer_ids)
+    # the customers' order and every other part are as with a column of plain text
+    plain = data.transactions.assign(customer_id=raw.to_numpy(dtype=object))
+    reference = pseudonymise(replace(data, transactions=plain), key=b"secret")
+    assert list(reference.customer_ids) == list(out.customer_ids)
+    pd.testing.assert_frame_equal(reference.customers, out.customers)
+    pd.testing.assert_series_equal(reference.labels, out.labels)
+    pd.testing.assert_frame_equal(reference.texts, out.texts)

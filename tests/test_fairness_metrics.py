@@ -241,3 +241,51 @@ def test_numpy_metrics_equal_fairlearn_on_a_real_dataset():
         assert got["distribution_distance"] == pytest.approx(0.5 * tv.max(), rel=1e-12)
         assert got["balance"] == pytest.approx(balance(labels, groups), rel=0)
         assert got["dp_difference"] > 0 and got["silhouette_gap"] > 0
+
+
+# -- codes instead of strings (issue 14: a million customers) ----------------------------
+
+
+def _plain_crosstab(labels, groups) -> pd.DataFrame:
+    """The straightforward way: every value as text, ``pd.crosstab``."""
+    values = pd.Series(np.asarray(groups, dtype=object))
+    known = values.notna().to_numpy()
+    return pd.crosstab(
+        pd.Series(np.asarray(labels)[known], name="segment"),
+        pd.Series(values[known].astype(str).to_numpy(), name="group"),
+    )
+
+
+@pytest.mark.parametrize(
+    "kind", ["categorical", "with unobserved categories", "object", "integer categories"]
+)
+def test_counts_from_a_categoricals_codes_equal_the_plain_crosstab(kind):
+    from segbench.fairness.metrics import counts, crosstab, fairness_metrics, group_codes
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(-1, 5, 3000)
+    text = rng.choice(["female", "male", "other", None], 3000, p=[0.45, 0.45, 0.05, 0.05])
+    if kind == "categorical":
+        groups = pd.Series(text, dtype="category")
+    elif kind == "with unobserved categories":
+        groups = pd.Series(pd.Categorical(text, categories=["x", "other", "female", "male", "y"]))
+    elif kind == "object":
+        groups = text
+    else:
+        groups = pd.Series(pd.Categorical(rng.integers(0, 12, 3000)))
+    expected = _plain_crosstab(labels, groups)
+    found = crosstab(labels, groups)
+    assert found.index.tolist() == expected.index.tolist()
+    assert found.columns.tolist() == expected.columns.tolist()
+    assert (found.to_numpy() == expected.to_numpy()).all()
+    assert (counts(labels, groups) == expected.to_numpy()).all()
+    codes, names = group_codes(groups)
+    assert names.tolist() == expected.columns.tolist()
+    as_text = np.asarray(groups, dtype=object)
+    assert all((c < 0) == pd.isna(v) for c, v in zip(codes, as_text, strict=True))
+    assert [names[c] for c in codes if c >= 0] == [str(v) for v in as_text if not pd.isna(v)]
+    # the metrics are the same whether the column or its values as an array are given
+    sil = rng.uniform(-1, 1, 3000)
+    by_column = fairness_metrics(labels, groups, (sil[:500], groups[:500]))
+    by_array = fairness_metrics(labels, as_text, (sil[:500], as_text[:500]))
+    assert by_column == by_array

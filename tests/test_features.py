@@ -149,3 +149,35 @@ def test_demographics_that_are_all_sensitive_fail_in_the_check_before_work():
     message = DemographicsBlock().missing_part(data)
     assert "all sensitive" in message and "include_sensitive=true" in message
     assert DemographicsBlock(include_sensitive=True).missing_part(data) is None
+
+
+def test_rfm_table_rows_follow_the_customer_codes_with_the_plain_groupbys_values():
+    rng = np.random.default_rng(2)
+    ids = [f"c{i:03d}" for i in range(200)]
+    n = 3000
+    tx = pd.DataFrame(
+        {
+            "customer_id": pd.Categorical(rng.choice(ids, n), categories=rng.permutation(ids)),
+            "invoice_id": [f"i{i // 3:05d}" for i in range(n)],
+            "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D"),
+            "product_id": rng.choice(["p", "q", "r"], n),
+            "quantity": rng.integers(1, 4, n),
+            "unit_price": rng.uniform(1, 50, n),
+        }
+    )
+    tx["invoice_id"] = tx["invoice_id"] + "-" + tx["customer_id"].astype(str)  # one owner each
+    when = pd.Timestamp("2025-01-01")
+    table = rfm_table(tx, when, extended=False)
+    present = [c for c in tx["customer_id"].cat.categories if c in set(tx["customer_id"])]
+    assert list(table.index) == present  # the categories' order
+    # the plain way (the benchmark's): invoices, then customers, by pandas groupby on the ids
+    plain = tx.assign(amount=tx["quantity"] * tx["unit_price"])
+    plain["customer_id"] = plain["customer_id"].astype(str)
+    inv = plain.groupby(["customer_id", "invoice_id"]).agg(
+        t=("timestamp", "min"), a=("amount", "sum")
+    )
+    per = inv.groupby(level=0).agg(last=("t", "max"), f=("a", "size"), m=("a", "sum"))
+    per = per.reindex(present)
+    np.testing.assert_allclose(table["recency"], (when - per["last"]) / pd.Timedelta(days=1))
+    np.testing.assert_array_equal(table["frequency"], per["f"].astype(float))
+    np.testing.assert_allclose(table["monetary"], per["m"], rtol=1e-12)

@@ -180,3 +180,48 @@ def test_a_run_logs_personalisation_artifacts(tracking_uri):
     assert not (local / "segment_names.csv").exists()
     card = (root / "segment_card.md").read_text()
     assert card.count("**What to offer**") == 3
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1000, 200_000])
+def test_sorted_distinct_is_numpys_unique(size):
+    keys = np.random.default_rng(size).integers(0, max(size // 3, 1), size)
+    assert np.array_equal(p.sorted_distinct(keys), np.unique(keys))
+
+
+def test_tables_are_the_same_whether_customers_are_found_by_position_or_by_lookup():
+    # a pseudonymised dataset's customer categories are its customer ids in order (found by
+    # position); any other categories are looked up by name: the same tables either way
+    rng = np.random.default_rng(5)
+    ids = [f"c{i:03d}" for i in range(300)]
+    labels = pd.Series(rng.integers(0, 4, 300), index=pd.Index(ids, name="customer_id"))
+    lines = 4000
+    tx = pd.DataFrame(
+        {
+            "customer_id": rng.choice(ids, lines),
+            "product_id": rng.choice([f"p{i}" for i in range(30)], lines),
+            "quantity": rng.integers(1, 4, lines),
+            "unit_price": rng.uniform(1, 20, lines).round(2),
+        }
+    )
+    tx["description"] = "item " + tx["product_id"].astype(str)
+    texts = pd.DataFrame(
+        {"customer_id": rng.choice(ids, 900), "text": rng.choice(["red shoes", "blue hat"], 900)}
+    )
+    tables = []
+    for categories in (ids, list(rng.permutation(ids))):
+        typed = tx.assign(customer_id=pd.Categorical(tx["customer_id"], categories=categories))
+        written = texts.assign(
+            customer_id=pd.Categorical(texts["customer_id"], categories=categories)
+        )
+        tables.append(
+            (
+                p.top_products(typed, labels),
+                p.product_affinity(typed, labels, min_support=0.0, min_customers=1),
+                p.ctfidf_terms(written, labels, min_customers=1),
+            )
+        )
+    for by_position, by_lookup in zip(*tables, strict=True):
+        pd.testing.assert_frame_equal(by_position, by_lookup)
+    plain = (p.top_products(tx, labels), p.ctfidf_terms(texts, labels, min_customers=1))
+    pd.testing.assert_frame_equal(tables[0][0], plain[0])
+    pd.testing.assert_frame_equal(tables[0][2], plain[1])

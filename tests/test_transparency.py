@@ -356,3 +356,26 @@ def test_surrogate_above_its_sample_size_fits_a_sample_and_counts_everyone():
     assert sampled.tree.tree_.n_node_samples[0] == 500  # the tree saw the sample only
     agree = (sampled.tree.predict(profile.to_numpy(dtype=float)) == labels).mean()
     assert sampled.fidelity == pytest.approx(agree) and sampled.fidelity > 0.9
+
+
+def test_binary_columns_are_found_in_place_as_by_their_distinct_values():
+    from segbench.reporting.surrogate import _binary
+
+    def by_distinct_values(column: pd.Series) -> bool:  # the straightforward way
+        values = column.dropna().unique()
+        return len(values) > 0 and set(np.asarray(values, dtype=float).tolist()) <= {0.0, 1.0}
+
+    columns = [
+        pd.Series([0.0, 1.0, 1.0, np.nan]),
+        pd.Series([0, 1, 1, 0]),
+        pd.Series([True, False]),
+        pd.Series([0.0, 0.0]),
+        pd.Series([-0.0, 1.0]),
+        pd.Series([0.0, 0.5, 1.0]),
+        pd.Series([2.0, 3.0]),
+        pd.Series([np.nan, np.nan]),
+        pd.Series([], dtype=float),
+        pd.Series(np.random.default_rng(0).integers(0, 2, 10_000).astype(float)),
+    ]
+    for column in columns:
+        assert _binary(column) == by_distinct_values(column), column.tolist()[:5]
