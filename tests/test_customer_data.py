@@ -121,7 +121,7 @@ def test_pseudonymised_customer_columns_hold_each_lines_own_pseudonym(categories
     if categories == "text":
         column = raw.to_numpy(dtype=object)
     elif categories == "some customers":
-        column = pd.Categorical(raw, categories=sorted(set(raw)) + ["T99999"])
+        column = pd.Categorical(raw, categories=[*sorted(set(raw)), "T99999"])
     else:
         shuffled = list(np.random.default_rng(1).permutation(everyone))
         order = everyone if categories == "every customer" else shuffled
