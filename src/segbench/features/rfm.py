@@ -79,7 +79,12 @@ def rfm_table(
         line_invoice, invoice_key = pd.factorize(cust * width + inv, sort=False)
         invoice_owner = np.asarray(invoice_key) // width
     invoices = pd.DataFrame({"timestamp": timestamp, "amount": amount}, copy=False)
-    invoices = invoices.groupby(line_invoice, sort=False).agg(
+    # lines in invoice order (as the synthetic generator writes them): the sorted grouping
+    # takes pandas' path for monotonic keys (2-3x faster at 15 million lines) and gives the
+    # invoices in the order of first appearance all the same, so every sum adds the same
+    # values in the same order
+    in_order = bool(np.all(line_invoice[1:] >= line_invoice[:-1]))
+    invoices = invoices.groupby(line_invoice, sort=in_order).agg(
         timestamp=("timestamp", "min"), amount=("amount", "sum")
     )
     invoice_customer = invoice_owner[invoices.index.to_numpy()]
