@@ -19,7 +19,9 @@ ties (customers whose records are identical in every part) broken by pseudonym. 
 artifact keyed by pseudonym (``assignments.parquet``) and every per-customer array a logged model
 keeps (the fitted points of a nearest-neighbour assignment) are in that order, never in the order
 of the raw ids or of the file; and results do not depend on the key, since swapping identical
-customers swaps identical rows.
+customers swaps identical rows. When the customer column of the transactions or texts is a
+categorical of every customer (as the dataset cache gives it), its categories become the
+pseudonyms in that order, so a line's customer is found by position (:func:`positions`).
 
 >>> import pandas as pd
 >>> from segbench.data.model import CustomerData, DatasetMeta
