@@ -186,6 +186,9 @@ def test_a_run_logs_personalisation_artifacts(tracking_uri):
 def test_sorted_distinct_is_numpys_unique(size):
     keys = np.random.default_rng(size).integers(0, max(size // 3, 1), size)
     assert np.array_equal(p.sorted_distinct(keys), np.unique(keys))
+    assert p.sorted_distinct(keys).dtype == np.unique(keys).dtype
+    wide = keys + 2**40  # beyond 32 bits: sorted as they are
+    assert np.array_equal(p.sorted_distinct(wide), np.unique(wide))
 
 
 def test_tables_are_the_same_whether_customers_are_found_by_position_or_by_lookup():

@@ -100,7 +100,12 @@ class LineCodes:
         index = pd.Index(seg.index)
         cust, cust_text = _codes(transactions["customer_id"])
         position = positions(index, cust_text)  # no lookup when they are the customer ids
-        customer = np.where(cust >= 0, position[np.maximum(cust, 0)], -1)
+        if len(cust) and cust.min() < 0:  # lines without a customer
+            customer = np.where(cust >= 0, position[np.maximum(cust, 0)], -1)
+        elif np.array_equal(position, np.arange(len(position))):  # codes are positions
+            customer = cust
+        else:
+            customer = position[cust]
         keep = customer >= 0
         product, self.products = _codes(transactions["product_id"])
         description, self.descriptions = _codes(transactions["description"])
@@ -278,13 +283,15 @@ def sorted_distinct(keys: np.ndarray) -> np.ndarray:
     >>> sorted_distinct(np.array([5, 1, 5, 3, 1])).tolist()
     [1, 3, 5]
     """
-    ordered = np.sort(np.asarray(keys))
-    if len(ordered) < 2:
-        return ordered
+    keys = np.asarray(keys)
+    if len(keys) < 2:
+        return np.sort(keys)
+    narrow = keys.dtype.itemsize > 4 and keys.min() >= 0 and keys.max() < 2**31
+    ordered = np.sort(keys.astype(np.int32) if narrow else keys)  # 32 bits sort 3x faster
     first = np.empty(len(ordered), dtype=bool)
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    return ordered[first]
+    return ordered[first].astype(keys.dtype, copy=False)
 
 
 def _customer_positions(column: pd.Series, index: pd.Index) -> np.ndarray:
