@@ -105,5 +105,6 @@ def test_silhouettes_of_several_labelings_equal_scikit_learns(n, monkeypatch):
     labelings = [rng.integers(0, k, n) for k in (2, 3, 5)]
     labelings.append(np.r_[0, np.ones(n - 1, int)])  # a segment of one customer
     labelings.append(np.where(X[:, 0] > 0, "b", "a"))  # any label values
+    assert metrics.silhouettes(X, []) == []  # nothing asked: no distances computed
     for ours, labels in zip(metrics.silhouettes(X, labelings), labelings, strict=True):
         np.testing.assert_allclose(ours, silhouette_samples(X, labels), rtol=1e-9, atol=1e-12)

@@ -80,9 +80,8 @@ def prefetching(settings: RunSettings) -> Iterator[None]:
             process.wait()
 
 
-def embed(job: dict[str, Any]) -> int:
-    """The second process's work: load the dataset, embed the texts the cache lacks;
-    returns how many were embedded."""
+def embed(job: dict[str, Any]) -> None:
+    """The second process's work: load the dataset, embed the texts the cache lacks."""
     from segbench.datasets import load_dataset
     from segbench.features import build_block
     from segbench.features.embeddings import Embedder
@@ -93,7 +92,6 @@ def embed(job: dict[str, Any]) -> int:
     embedder = Embedder(block.model, block.cache_dir, block.batch_size, progress=False)
     # the logged model's input example too: the run embeds it when MLflow checks the model
     embedder.embed([*block.distinct_texts(data), EXAMPLE_TEXT])
-    return embedder.stats["computed"]
 
 
 def main() -> None:

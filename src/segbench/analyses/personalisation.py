@@ -99,13 +99,9 @@ class LineCodes:
         seg = _segment_of(labels)
         index = pd.Index(seg.index)
         cust, cust_text = _codes(transactions["customer_id"])
-        position = positions(index, cust_text)  # no lookup when they are the customer ids
-        if len(cust) and cust.min() < 0:  # lines without a customer
-            customer = np.where(cust >= 0, position[np.maximum(cust, 0)], -1)
-        elif np.array_equal(position, np.arange(len(position))):  # codes are positions
-            customer = cust
-        else:
-            customer = position[cust]
+        # ``_codes`` gives every line a code (a missing customer reads "nan", in no index);
+        # no lookup when the code texts are the customer ids themselves
+        customer = positions(index, cust_text)[cust]
         keep = customer >= 0
         product, self.products = _codes(transactions["product_id"])
         description, self.descriptions = _codes(transactions["description"])

@@ -41,6 +41,7 @@ import os
 import secrets
 import weakref
 from dataclasses import replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -298,8 +299,14 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
         out.index = pd.Index(ordered_new[present], name="customer_id")
         return out
 
-    ranks: list[np.ndarray] = []  # raw position → position in content order, made once
-    shared: list[pd.CategoricalDtype] = []  # the pseudonyms in content order, checked once
+    @cache
+    def content_codes() -> tuple[pd.Index, np.ndarray, pd.CategoricalDtype]:
+        """The raw ids as text, each raw position's place in content order, and the
+        pseudonyms in content order as a categorical type (made once, for both columns)."""
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        dtype = pd.CategoricalDtype(pd.Index(ordered_new, dtype="str"))
+        return pd.Index(raw).astype(str), rank, dtype
 
     def every_customer(ids: pd.Series) -> pd.Categorical | None:
         """The column with the customers' pseudonyms, in content order, as its categories
@@ -308,18 +315,12 @@ def pseudonymise(data: CustomerData, key: bytes | None = None) -> CustomerData:
         categories = ids.cat.categories
         if len(categories) != len(raw):
             return None
-        raw_text = pd.Index(raw).astype(str)
+        raw_text, rank, dtype = content_codes()
         where = positions(raw_text, categories)
         if (where < 0).any():  # not every customer: the categories as they are
             return None
-        if not ranks:
-            rank = np.empty(len(order), dtype=np.intp)
-            rank[order] = np.arange(len(order))
-            ranks.append(rank)
-            shared.append(pd.CategoricalDtype(pd.Index(ordered_new, dtype="str")))
-        code_of_category = np.append(ranks[0][where], -1)  # code -1 (missing) stays -1
-        codes = code_of_category[ids.cat.codes.to_numpy()]
-        return pd.Categorical.from_codes(codes, dtype=shared[0])
+        code_of_category = np.append(rank[where], -1)  # code -1 (missing) stays -1
+        return pd.Categorical.from_codes(code_of_category[ids.cat.codes.to_numpy()], dtype=dtype)
 
     def column(frame):
         if frame is None:

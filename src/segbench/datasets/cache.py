@@ -1,8 +1,8 @@
 """Parse each raw source once: an Arrow cache of cleaned :class:`CustomerData`.
 
 Reading and cleaning a raw file (541,909 CSV lines for online_retail, minutes for an ``.xlsx``)
-is done once; the cleaned parts are written as Arrow IPC (Feather v2, LZ4) files plus a small
-``meta.json`` (meta, cleaning report, notes, the SHA-256 of every file) and ``content.arrow``
+is done once; the cleaned parts are written as uncompressed Arrow IPC (Feather v2) files plus a
+small ``meta.json`` (meta, cleaning report, notes, the SHA-256 of every file) and ``content.arrow``
 (per customer, a hash of their transactions and of their texts: key-independent, what
 pseudonymisation orders customers by, so a hit does not rehash millions of lines) under::
 

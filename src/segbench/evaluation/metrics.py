@@ -90,6 +90,8 @@ def silhouettes(X: np.ndarray, labelings: Sequence[np.ndarray]) -> list[np.ndarr
     >>> [s.round(3) for s in silhouettes(X, [np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])])]
     [array([0.98 , 0.98 , 0.96 , 0.961]), array([ 0.  , -0.98,  0.49,  0.49])]
     """
+    if not labelings:  # no distances to compute
+        return []
     X = np.asarray(X, dtype=float)
     n = len(X)
     codes = [np.unique(np.asarray(labels), return_inverse=True)[1] for labels in labelings]
@@ -139,7 +141,7 @@ def silhouette_sample(
     Non-noise customers; above ``sample_size`` of them a seeded sample of that size
     (:func:`segbench.data.sampling.sample_rows`). Returns ``(row positions, silhouettes)``,
     or ``None`` when fewer than two segments are left. The logged ``silhouette`` is the mean
-    of these values, and the fairness silhouette gap compares them by group. The last result
+    of these values, and the fairness silhouette gap compares them by group. The last results
     are kept (:data:`_SAMPLES`): the same call again costs a hash of its inputs.
     """
     labels = np.asarray(labels)

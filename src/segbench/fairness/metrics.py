@@ -117,6 +117,19 @@ def _known(
     return labels[known], codes[known], names
 
 
+def _table(
+    labels: np.ndarray, groups: pd.Series | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts of customers per (segment, group), the customers with a known group only, as
+    ``pd.crosstab`` orders them (segments and group names sorted), from one ``bincount``;
+    returns ``(counts, segments, group names)``."""
+    lab, grp_code, names = _known(labels, groups)
+    # sorted codes as np.unique gives them, by hashing (np.unique sorts a million values)
+    seg_code, segments = pd.factorize(lab, sort=True)
+    flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
+    return flat.reshape(len(segments), len(names)).astype(np.int64), np.asarray(segments), names
+
+
 def counts(labels: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
     """Counts ``n_ka`` as an array: one row per segment (sorted, noise ``-1`` included), one
     column per group with a known value (sorted), from one ``np.bincount``.
@@ -124,25 +137,17 @@ def counts(labels: np.ndarray, groups: pd.Series | np.ndarray) -> np.ndarray:
     >>> counts([0, 0, 1], ["f", "m", "f"]).tolist()
     [[1, 1], [1, 0]]
     """
-    lab, grp_code, names = _known(labels, groups)
-    if len(lab) == 0:
-        return np.zeros((0, 0), dtype=np.int64)
-    # sorted codes as np.unique gives them, by hashing (np.unique sorts a million values)
-    seg_code, segments = pd.factorize(lab, sort=True)
-    flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
-    return flat.reshape(len(segments), len(names)).astype(np.int64)
+    table, segments, _ = _table(labels, groups)
+    return table if len(segments) else np.zeros((0, 0), dtype=np.int64)
 
 
 def crosstab(labels: np.ndarray, groups: pd.Series | np.ndarray) -> pd.DataFrame:
     """Counts ``n_ka``: one row per segment (noise ``-1`` included), one column per group."""
-    lab, grp_code, names = _known(labels, groups)
-    if len(lab) == 0:
+    table, segments, names = _table(labels, groups)
+    if len(segments) == 0:
         return pd.DataFrame(dtype=np.int64)
-    # what ``pd.crosstab`` gives (sorted segments and groups), from one bincount
-    seg_code, segments = pd.factorize(lab, sort=True)
-    flat = np.bincount(seg_code * len(names) + grp_code, minlength=len(segments) * len(names))
     return pd.DataFrame(
-        flat.reshape(len(segments), len(names)).astype(np.int64),
+        table,
         index=pd.Index(segments, name="segment"),
         columns=pd.Index(names, name="group"),
     )

@@ -95,7 +95,7 @@ def proxy_audit(
     X = np.asarray(X, dtype=float)
     if X.shape[1] != len(columns):
         raise DataError(f"proxy audit: X has {X.shape[1]} columns but {len(columns)} names")
-    codes, names = _group_codes(groups)
+    codes, names = group_codes(groups)
     if len(codes) != len(X):
         raise DataError(f"proxy audit: {len(X)} feature rows but {len(codes)} group values")
     rows = np.flatnonzero(codes >= 0)  # customers whose group is known
@@ -186,24 +186,12 @@ def permutation_drop(
     return drops.mean(axis=1), drops.std(axis=1)
 
 
-def _group_codes(groups: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's group as an integer code into the sorted group names (``-1``: missing),
-    and the names (:func:`segbench.fairness.metrics.group_codes`): no Python loop over the
-    customers, so the audit's cost before its sample is linear and small at millions.
-
-    >>> codes, names = _group_codes(np.array(["b", None, 1, "a", "1"], dtype=object))
-    >>> codes.tolist(), names.tolist()
-    ([2, -1, 0, 1, 0], ['1', 'a', 'b'])
-    """
-    return group_codes(groups)
-
-
 def _code_strata(codes: np.ndarray, names: np.ndarray, minimum: int) -> np.ndarray | None:
     """Stratification labels for sampling the groups ``names[codes]`` (groups under
     ``minimum`` merged into ``"<rare>"``), or ``None``; as integer codes in the sort order of
     the strata's names, so a split draws what it would draw from the names.
 
-    >>> codes, names = _group_codes(np.array(["b", "a", "b", "c", "a", "d"], dtype=object))
+    >>> codes, names = group_codes(np.array(["b", "a", "b", "c", "a", "d"], dtype=object))
     >>> _code_strata(codes, names, 2).tolist()
     [2, 1, 2, 0, 1, 0]
     """

@@ -115,8 +115,9 @@ def rfm_table(
     if not everything:
         product = product[keep]
     bought = product >= 0
-    pairs = pd.unique(cust[bought] * (int(product.max()) + 1) + product[bought])
-    distinct = np.bincount(pairs // (int(product.max()) + 1), minlength=len(labels))
+    products = int(product.max()) + 1 if len(product) else 1
+    pairs = pd.unique(cust[bought] * products + product[bought])
+    distinct = np.bincount(pairs // products, minlength=len(labels))
     out["distinct_products"] = distinct[per.index.to_numpy()].astype(float)
     return out
 
