@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 from segbench.analyses.temporal import charts
 from segbench.analyses.temporal.migration import Reference, track_segments
 from segbench.analyses.temporal.windows import fit_windows, time_windows
+from segbench.reporting.drawing import Sketch, pyplot
 from segbench.reporting.names import segment_label
 from segbench.tracking.mlflow_run import RunTracker
 from test_temporal import KMEANS, make_pipeline, stream
@@ -50,13 +51,17 @@ def figure_texts(fig) -> str:
 
 @pytest.fixture
 def figures(monkeypatch) -> dict[str, str]:
-    """The texts of each figure a run logs, read just before it is saved (the real
-    ``RunTracker.figure`` still logs it)."""
+    """The texts of each figure a run logs, read when it is handed to the tracker (a sketch
+    drawn here once more; the real ``RunTracker.figure`` still logs it)."""
     seen: dict[str, str] = {}
     log_figure = RunTracker.figure
 
     def spy(self, fig, path):
-        seen[path] = figure_texts(fig)
+        drawn = fig.draw(*fig.args, **fig.kwargs) if isinstance(fig, Sketch) else fig
+        if drawn is not None:
+            seen[path] = figure_texts(drawn)
+            if drawn is not fig:
+                pyplot().close(drawn)
         return log_figure(self, fig, path)
 
     monkeypatch.setattr(RunTracker, "figure", spy)

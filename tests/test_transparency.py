@@ -304,10 +304,12 @@ class RecordingRun:
         self.logged[path] = text
 
     def figure(self, fig, path):
-        import matplotlib.pyplot as plt
+        from segbench.reporting.drawing import Sketch, pyplot
 
+        if isinstance(fig, Sketch):
+            fig = fig.draw(*fig.args, **fig.kwargs)
         self.logged[path] = fig
-        plt.close(fig)
+        pyplot().close(fig)
 
 
 def test_later_stages_can_extend_the_logged_card():

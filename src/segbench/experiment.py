@@ -43,6 +43,7 @@ from segbench.tracking.outputs import (
     log_responsibility,
     run_description,
     run_tags,
+    sketch_plots,
 )
 from segbench.tracking.params import run_name, run_params, taken_names, unique_name
 from segbench.tracking.phases import PhaseClock
@@ -270,38 +271,34 @@ def describe(
     notes: dict[str, str],
     clock: PhaseClock | None = None,
 ) -> None:
-    """Analyse, log and report the fitted run: the analyses, the metrics and artifacts, the
-    model, and the fairness, privacy and transparency report with the segment card (the
-    phases ``analyses``, ``log`` and ``report`` of ``clock``)."""
+    """Analyse, report and log the fitted run: the analyses; the fairness, privacy and
+    transparency report with the segment card; the metrics and artifacts and the model (the
+    phases ``analyses``, ``report`` and ``log`` of ``clock``).
+
+    The figures are sketched as soon as what they show is known, and drawn beside the run
+    meanwhile (:mod:`segbench.reporting.drawing`); the ``log`` phase ends by logging them.
+    """
     clock = clock or PhaseClock(announce_after=None)
     clock.mark("analyses")
+    seg, features = fitted.seg, fitted.features
     facts = RunFacts(
         seed=settings.seed,
         min_cell_size=settings.privacy.min_cell_size,
         silhouette_sample_size=settings.evaluation.silhouette_sample_size,
         title=settings.title,
     )
+    if settings.tracking.log_plots:
+        sketch_plots(
+            run,
+            seg.labels,
+            features,
+            fitted.profiles,
+            title=settings.title,
+            seed=settings.seed,
+            silhouette_sample_size=facts.silhouette_sample_size,
+        )
     analyses = run_analyses(run, settings.analysis, facts, fitted)
     metrics.update(analyses.metrics)
-    seg, features = fitted.seg, fitted.features
-    clock.mark("log")
-    log_outputs(
-        run,
-        settings.tracking,
-        metrics,
-        notes,
-        fitted.profiles,
-        seg.labels,
-        features,
-        seg.estimator,
-        title=settings.title,
-        seed=settings.seed,
-        pipeline=fitted.pipeline,
-        data=fitted.data,
-        dataset_config=settings.dataset.dump(),
-        silhouette_sample_size=facts.silhouette_sample_size,
-        min_cell_size=settings.privacy.min_cell_size,
-    )
     clock.mark("report")
     report = audit_segmentation(
         settings.fairness,
@@ -322,7 +319,24 @@ def describe(
         settings.tracking.log_plots,
         extend_card=analyses.extend_card,
     )
+    clock.mark("log")
+    log_outputs(
+        run,
+        settings.tracking,
+        metrics,
+        notes,
+        fitted.profiles,
+        seg.labels,
+        features,
+        seg.estimator,
+        seed=settings.seed,
+        pipeline=fitted.pipeline,
+        data=fitted.data,
+        dataset_config=settings.dataset.dump(),
+        min_cell_size=settings.privacy.min_cell_size,
+    )
     metrics.update(report.metrics)
+    run.log_sketches()  # the figures, drawn beside the run meanwhile
 
 
 def run_experiment(
@@ -351,6 +365,7 @@ def run_experiment(
                 parent_run_id=parent_run_id or tracking.parent_run_id,
                 heartbeat_seconds=tracking.heartbeat_seconds,
                 stale_after_seconds=tracking.stale_after_seconds,
+                draw_aside=tracking.log_plots and tracking.draw_aside,
             ) as run,
             threadpool_limits(limits=settings.blas_threads, user_api="blas"),
         ):

@@ -24,10 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -36,6 +32,7 @@ from segbench.algorithms import K_PARAMS, fit_labels
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
 from segbench.evaluation.metrics import sampled_silhouette, silhouettes
+from segbench.reporting.drawing import pyplot
 
 
 def takes_k(estimator: Any) -> bool:
@@ -137,7 +134,7 @@ def choices(curve: pd.DataFrame) -> dict[str, float]:
 def k_choice_figure(curve: pd.DataFrame, run_k: int | None, title: str = ""):
     """Inertia (elbow marked) and silhouette (peak marked) against k; the run's k dashed."""
     picked = choices(curve)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(10, 3.8))
     if curve["inertia"].notna().all():
         left.plot(curve["k"], curve["inertia"], "o-", color="steelblue")
         if "k_selection.elbow_k" in picked:

@@ -47,6 +47,7 @@ from segbench.data.disclosure import small_segments
 from segbench.data.model import CustomerData
 from segbench.errors import SegbenchError
 from segbench.features import FeatureMatrix, FeaturePipeline
+from segbench.reporting.drawing import Sketch
 from segbench.settings import AnalysisSettings
 
 log = logging.getLogger(__name__)
@@ -321,8 +322,8 @@ def _temporal(ctx: _Context, s) -> None:
     ctx.table(transitions_table(result), "temporal/transitions.csv")
     ctx.table(result.shares, "temporal/shares.csv", index=True)
     names = ctx.names
-    ctx.run.figure(charts.migration_heatmaps(result, names), "temporal/migration.png")
-    ctx.run.figure(charts.share_chart(result, names), "temporal/shares.png")
+    ctx.run.figure(Sketch(charts.migration_heatmaps, (result, names)), "temporal/migration.png")
+    ctx.run.figure(Sketch(charts.share_chart, (result, names)), "temporal/shares.png")
     ctx.run.text(
         charts.migration_sankey(result, names, f"Segment migration · {ctx.facts.title}"),
         "temporal/migration_sankey.html",
@@ -363,7 +364,7 @@ def _k_selection(ctx: _Context, s) -> None:
     run_k = estimator.get_params(deep=False).get(ks.k_parameter(estimator))
     title = f"Choice of k · {ctx.facts.title}"
     ctx.table(curve, "k_selection/curve.csv")
-    ctx.run.figure(ks.k_choice_figure(curve, run_k, title), "k_selection/k_choice.png")
+    ctx.run.figure(Sketch(ks.k_choice_figure, (curve, run_k, title)), "k_selection/k_choice.png")
 
 
 class _NotApplicable(SegbenchError):

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from segbench.reporting.drawing import pyplot
 from segbench.reporting.names import segment_label
 
 
@@ -35,6 +32,7 @@ def group_mix_chart(
                 part["segment_share"].reindex(groups).to_numpy(dtype=float, na_value=np.nan),
             )
         )
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.6))
     cmap = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
     # one bar call per group (all rows at once), then the suppressed remainders

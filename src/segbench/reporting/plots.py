@@ -19,24 +19,21 @@ artifact                    what it shows
                             its mean; suppressed cells grey
 ==========================  ===============================================================
 
-:func:`segmentation_figures` yields them all; :func:`segbench.tracking.outputs.log_outputs`
-logs them when ``tracking.log_plots`` is on.
+:func:`segmentation_figures` sketches them all (:mod:`segbench.reporting.drawing`);
+:func:`segbench.tracking.outputs.sketch_plots` hands them to the run when ``tracking.log_plots``
+is on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import to_hex
 from sklearn.decomposition import PCA
 
 from segbench.data.sampling import sample_rows
+from segbench.reporting.drawing import Sketch, pyplot
 from segbench.reporting.names import names_of, segment_label, segment_labels
 from segbench.reporting.numbers import readable
 
@@ -54,8 +51,10 @@ def segment_colours(segments: Sequence[int] | np.ndarray) -> dict[int, str]:
     >>> segment_colours([-1, 0, 1])
     {-1: '#c8c8c8', 0: '#1f77b4', 1: '#ff7f0e'}
     """
+    from matplotlib.colors import to_hex
+
     ids = sorted({int(s) for s in segments if int(s) != -1})
-    cmap = plt.get_cmap("tab10" if len(ids) <= 10 else "tab20")
+    cmap = pyplot().get_cmap("tab10" if len(ids) <= 10 else "tab20")
     colours = {s: to_hex(cmap(i % cmap.N)) for i, s in enumerate(ids)}
     if any(int(s) == -1 for s in segments):
         colours = {-1: NOISE_COLOUR, **colours}
@@ -72,6 +71,7 @@ def projection_scatter(
         xy = PCA(n_components=2, random_state=seed).fit_transform(Xs)
     else:
         xy = np.column_stack([Xs[:, 0], np.zeros(len(Xs))])
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     colours = segment_colours(np.unique(np.asarray(labels)))
     for seg in np.unique(ls):
@@ -97,6 +97,7 @@ def segment_sizes(labels: np.ndarray, title: str, names: Names = None):
     """Horizontal bars: customers per segment, named; the share written beside each bar."""
     segs, counts = np.unique(np.asarray(labels), return_counts=True)
     colours = segment_colours(segs)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(segs) + 1.4))
     ax.barh(range(len(segs)), counts, color=[colours[int(s)] for s in segs])
     ax.set_yticks(range(len(segs)), segment_labels(segs, names))
@@ -130,6 +131,7 @@ def silhouette_plot(
     labels, values = np.asarray(labels), np.asarray(values, dtype=float)
     segs = np.unique(labels)
     colours = segment_colours(segs)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(segs) + 3))
     gap = max(len(values) // 60, 2)
     y, ticks = gap, []
@@ -202,6 +204,7 @@ def profile_heatmap(profiles: pd.DataFrame, profile: pd.DataFrame, title: str, n
         effects = effects[[c for c in effects.columns if c in set(keep)]]
     means = profiles[[f"mean_{c}" for c in effects.columns]]
     rows, cols = effects.shape
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.95 * cols + 3.5), 0.5 * rows + 2.2))
     shown = np.ma.masked_invalid(effects.to_numpy(dtype=float))
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#e0e0e0")
@@ -241,30 +244,40 @@ def segmentation_figures(
     title: str,
     seed: int = 0,
     silhouette_sample_size: int = 10_000,
-) -> Iterator[tuple[str, object]]:
-    """``(artifact path, figure)`` of every figure in the module docstring, one at a time.
+) -> Iterator[tuple[str, Sketch]]:
+    """``(artifact path, sketch)`` of every figure in the module docstring: a
+    :class:`~segbench.reporting.drawing.Sketch` draws it (``None`` when there is nothing to
+    draw), in this process or beside it (:class:`~segbench.reporting.drawing.Drawer`).
 
     ``X``: the run's features; ``profiles``: its profile table (names from its ``name``
     column); ``profile``: the readable columns per customer; the silhouette sample is the
     one the logged ``silhouette`` was computed on (same size and seed).
+
+    >>> X = np.array([[0.0, 0], [0, 1], [5, 5], [5, 6]])
+    >>> profiles = pd.DataFrame({"mean_x": [0.0, 5.0]})
+    >>> [path for path, _ in segmentation_figures(X, [0, 0, 1, 1], profiles,
+    ...     pd.DataFrame({"x": X[:, 0]}), title="t")]  # doctest: +NORMALIZE_WHITESPACE
+    ['plots/projection.png', 'plots/segment_sizes.png', 'plots/silhouette.png',
+     'plots/profile_heatmap.png']
     """
     from segbench.evaluation.metrics import silhouette_sample
 
     labels = np.asarray(labels)
     names = names_of(profiles)
-    yield "plots/projection.png", projection_scatter(X, labels, title, seed, names)
-    yield "plots/segment_sizes.png", segment_sizes(labels, title, names)
-    sample = silhouette_sample(X, labels, silhouette_sample_size, seed)
+    yield "plots/projection.png", Sketch(projection_scatter, (X, labels, title, seed, names))
+    yield "plots/segment_sizes.png", Sketch(segment_sizes, (labels, title, names))
+    sample = silhouette_sample(X, labels, silhouette_sample_size, seed)  # the scorer's, kept
     if sample is not None:
         rows, values = sample
         population = int((labels != -1).sum())
         yield (
             "plots/silhouette.png",
-            silhouette_plot(labels[rows], values, title, names, population, silhouette_sample_size),
+            Sketch(
+                silhouette_plot,
+                (labels[rows], values, title, names, population, silhouette_sample_size),
+            ),
         )
-    heatmap = profile_heatmap(profiles, profile, title, names)
-    if heatmap is not None:
-        yield "plots/profile_heatmap.png", heatmap
+    yield "plots/profile_heatmap.png", Sketch(profile_heatmap, (profiles, profile, title, names))
 
 
 __all__ = [

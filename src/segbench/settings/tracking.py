@@ -36,6 +36,10 @@ class TrackingSettings(Section):
     """Log the whole-path pyfunc model (:mod:`segbench.serving.model`)."""
     log_plots: bool = True
     """Log the figures (projection, sizes, fairness, tuning history, …)."""
+    draw_aside: bool = True
+    """Draw the run's figures in a second process, forked when the run starts, while the run
+    goes on (:mod:`segbench.reporting.drawing`; Linux only, elsewhere they are drawn in the
+    run's process). The same PNG bytes either way; ``false`` draws them in the run's process."""
     verbose: bool = False
     """Print where the run's time went (its ``time.<phase>`` metrics, which every run logs)
     in the summary; ``python -m segbench -v …`` is the same as ``tracking.verbose=true``."""

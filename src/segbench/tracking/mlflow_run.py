@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.errors import store_message, store_traceback
+from segbench.reporting.drawing import Drawer, Sketch, png
 from segbench.settings import TrackingSettings
 from segbench.tracking.liveness import ERROR_TAG, Heartbeat
 from segbench.tracking.store import (
@@ -50,9 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 6000
 _DEFAULTS = TrackingSettings.model_fields
-
-#: How :meth:`RunTracker.figure` saves a PNG figure (matplotlib ``savefig`` keywords).
-FIGURE_SAVE = {"pil_kwargs": {"compress_level": 1}}
 
 #: The store's one retry policy under its former name (tuning, the leaderboard and ``assign``
 #: call it so).
@@ -189,12 +187,20 @@ def _mlflow() -> Any:
 
 
 class RunTracker:
-    """Logging into one active MLflow run (thin, batch-oriented)."""
+    """Logging into one active MLflow run (thin, batch-oriented).
 
-    def __init__(self, run_id: str, experiment_id: str, uri: str) -> None:
+    A figure may be handed over as a sketch (:class:`~segbench.reporting.drawing.Sketch`) to
+    the run's ``drawer``, which draws it beside the run (:mod:`segbench.reporting.drawing`);
+    it is logged by :meth:`log_sketches`, or at the latest when the run finishes.
+    """
+
+    def __init__(
+        self, run_id: str, experiment_id: str, uri: str, drawer: Drawer | None = None
+    ) -> None:
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.uri = uri
+        self.drawer = drawer if drawer is not None else Drawer(aside=False)
 
     def params(self, params: Mapping[str, Any]) -> None:
         retry_store(_mlflow().log_params, {k: str(v)[:MAX_PARAM_LENGTH] for k, v in params.items()})
@@ -233,24 +239,18 @@ class RunTracker:
             retry_store(_mlflow().log_artifact, str(target), None if parent == "." else parent)
 
     def figure(self, fig: Any, path: str) -> None:
-        """Log a matplotlib figure as PNG and close it.
+        """Log a figure as the PNG artifact ``path``: a matplotlib figure now (then closed),
+        a :class:`~segbench.reporting.drawing.Sketch` once drawn (:meth:`log_sketches`)."""
+        if isinstance(fig, Sketch):
+            self.drawer.submit(path, fig)
+        else:
+            self.bytes(png(fig), path)
 
-        A figure laid out once (``fig.tight_layout()``) keeps a placeholder layout engine, and
-        matplotlib lays such a figure out again (an extra draw pass) when saving it; its layout
-        is done, so the engine is dropped first: the same pixels, one pass fewer. The PNG is
-        compressed at zlib level 1 (:data:`FIGURE_SAVE`): the same pixels, files a few per cent
-        larger, encoding about a sixth of the figure's saving time cheaper.
-        """
-        import matplotlib.pyplot as plt
-        from matplotlib.layout_engine import PlaceHolderLayoutEngine
-
-        if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
-            fig.set_layout_engine(None)
-        try:
-            save = {"pil_kwargs": dict(FIGURE_SAVE["pil_kwargs"])} if path.endswith(".png") else {}
-            retry_store(_mlflow().log_figure, fig, path, save_kwargs=save)
-        finally:
-            plt.close(fig)
+    def log_sketches(self) -> None:
+        """Log the figures sketched so far, in the order they were sketched (each drawn
+        beside the run, or here if it was not)."""
+        for path, data in self.drawer.collect():
+            self.bytes(data, path)
 
 
 def end_children(client: MlflowClient, run_id: str, experiment_id: str, status: str) -> int:
@@ -308,9 +308,15 @@ def tracked_run(
     parent_run_id: str | None = None,
     heartbeat_seconds: float = _DEFAULTS["heartbeat_seconds"].default,
     stale_after_seconds: float = _DEFAULTS["stale_after_seconds"].default,
+    draw_aside: bool = False,
 ) -> Iterator[RunTracker]:
     """Start an MLflow run with a heartbeat; end it FINISHED, FAILED (error recorded) or
-    KILLED (interrupted) on exit (see the module docstring)."""
+    KILLED (interrupted) on exit (see the module docstring).
+
+    ``draw_aside``: the run's figures are drawn by a process forked now
+    (:mod:`segbench.reporting.drawing`); the figures not yet logged are logged before the
+    run ends FINISHED.
+    """
     record = _RECORD.get()
     if record is not None and record.run_id is not None:
         record = None  # only the first run of a recording block reports to it
@@ -331,8 +337,11 @@ def tracked_run(
         record.run_id, record.experiment_id, record.uri = tracker.run_id, experiment_id, uri
     heartbeat = Heartbeat(uri, tracker.run_id, heartbeat_seconds, stale_after_seconds)
     try:
+        if draw_aside:  # forked before the heartbeat's thread starts
+            tracker.drawer = Drawer(aside=True)
         heartbeat.start()
         yield tracker
+        tracker.log_sketches()
         raise_pending_interruption()
     except BaseException as err:
         status = "FAILED" if interruption(err) is None else "KILLED"
@@ -340,6 +349,7 @@ def tracked_run(
             _PENDING.clear()  # delivered: this run ends KILLED
         with shielded():
             heartbeat.stop()
+            tracker.drawer.close()
             recorded = _end(tracker, status, err)
         if record is not None:
             record.status, record.error = recorded, store_message(err)
@@ -347,6 +357,7 @@ def tracked_run(
     else:
         with shielded():
             heartbeat.stop()
+            tracker.drawer.close()
             recorded = _end(tracker, "FINISHED", None)
         if record is not None:
             record.status = recorded

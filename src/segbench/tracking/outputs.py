@@ -31,6 +31,8 @@ from segbench.data.model import CustomerData
 from segbench.features import FeatureMatrix
 from segbench.reporting import plots
 from segbench.reporting.card import SegmentCard
+from segbench.reporting.drawing import Sketch
+from segbench.reporting.fairness_charts import group_mix_chart
 from segbench.reporting.profiles import profiles_markdown
 from segbench.reporting.responsibility import ResponsibilityReport
 from segbench.settings import RunSettings, TrackingSettings
@@ -219,6 +221,33 @@ class CustomerDataset(MetaDataset):
         return out
 
 
+def sketch_plots(
+    run: RunTracker,
+    labels: np.ndarray,
+    features: FeatureMatrix,
+    profiles: pd.DataFrame,
+    *,
+    title: str,
+    seed: int = 0,
+    silhouette_sample_size: int = 10_000,
+) -> None:
+    """Hand the run's figures of :mod:`segbench.reporting.plots` to its drawer: drawn beside
+    the run while it goes on (:mod:`segbench.reporting.drawing`), logged with its other
+    figures (:meth:`~segbench.tracking.mlflow_run.RunTracker.log_sketches`). ``title`` heads
+    them; the silhouette plot draws the run's silhouette sample (``silhouette_sample_size``,
+    ``seed``)."""
+    for path, sketch in plots.segmentation_figures(
+        features.X,
+        labels,
+        profiles,
+        features.profile,
+        title=title,
+        seed=seed,
+        silhouette_sample_size=silhouette_sample_size,
+    ):
+        run.figure(sketch, path)
+
+
 def log_outputs(
     run: RunTracker,
     tracking: TrackingSettings,
@@ -229,15 +258,14 @@ def log_outputs(
     features: FeatureMatrix,
     estimator: Any,
     *,
-    title: str,
     seed: int = 0,
     pipeline: Any = None,
     data: CustomerData | None = None,
     dataset_config: Mapping[str, Any] | None = None,
-    silhouette_sample_size: int = 10_000,
     min_cell_size: int = 10,
 ) -> None:
-    """Metrics, notes as tags, profiles, plots, assignments and the model.
+    """Metrics, notes as tags, profiles, assignments and the model (the plots:
+    :func:`sketch_plots`).
 
     The model is logged before the metrics, which are then logged once, linked to it
     (``model_id``): MLflow's ``log_model`` would otherwise read the history of every metric
@@ -247,9 +275,8 @@ def log_outputs(
     The model (``tracking.log_model``) is the whole-path pyfunc of
     :mod:`segbench.serving.model`, built from the fitted ``pipeline`` and the ``data`` it was
     fitted on (``dataset_config``, the run's dataset settings, is stored in it for
-    ``python -m segbench.assign``; ``min_cell_size`` bounds what its input example may show).
-    ``title`` heads the plots; the silhouette plot draws the run's silhouette sample
-    (``silhouette_sample_size``, ``seed``).
+    ``python -m segbench.assign``; ``min_cell_size`` bounds what its input example may show;
+    ``seed`` its input example's sample).
     """
     if notes:
         run.tags({f"segbench.{k}": v for k, v in notes.items()})
@@ -282,17 +309,6 @@ def log_outputs(
         {"customer_id": features.index.astype(str), "segment": np.asarray(labels)}
     )
     run.table(assignments, "assignments.parquet", index=False)
-    if tracking.log_plots:
-        for path, fig in plots.segmentation_figures(
-            features.X,
-            labels,
-            profiles,
-            features.profile,
-            title=title,
-            seed=seed,
-            silhouette_sample_size=silhouette_sample_size,
-        ):
-            run.figure(fig, path)
 
 
 def log_responsibility(
@@ -307,8 +323,6 @@ def log_responsibility(
     ``extend_card`` is called with the :class:`SegmentCard` before it is written, so later
     stages can add to it (``card.set_names(...)``, ``card.add_section("Offers", ...)``).
     """
-    from segbench.reporting.fairness_charts import group_mix_chart
-
     if extend_card is not None and report.card is not None:
         extend_card(report.card)
     run.metrics(report.metrics)
@@ -319,7 +333,7 @@ def log_responsibility(
             for attribute, table in report.group_tables.items():
                 title = f"{attribute} by segment · {dataset}"
                 run.figure(
-                    group_mix_chart(table, attribute, title, report.names),
+                    Sketch(group_mix_chart, (table, attribute, title, report.names)),
                     f"plots/fairness_{attribute}.png",
                 )
     if report.proxies:

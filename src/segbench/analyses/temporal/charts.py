@@ -14,14 +14,11 @@ of its source.
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from segbench.analyses.temporal.migration import INACTIVE, TemporalSegments
+from segbench.reporting.drawing import pyplot
 from segbench.reporting.names import segment_label
 from segbench.reporting.plots import segment_colours
 from segbench.reporting.sankey import Flow, Node, sankey_html
@@ -46,6 +43,7 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
     minimum, or complementary to such a cell) grey. ``names``: the run's segment names."""
     transitions = result.transitions
     n = max(1, len(transitions))
+    plt = pyplot()
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.8), squeeze=False)
     for ax, t in zip(axes[0], transitions, strict=False):
         counts = t.matrix.to_numpy(dtype=float)
@@ -111,6 +109,7 @@ def migration_heatmaps(result: TemporalSegments, names: dict[int, str] | None = 
 def share_chart(result: TemporalSegments, names: dict[int, str] | None = None):
     """Stacked segment shares per window, named; drifted windows marked in red."""
     shares = result.shares
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.2 * len(shares) + 4.5, 4))
     bottom = np.zeros(len(shares))
     colours = segment_colours(shares.columns)
