@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from segbench.api import run
-from segbench.reporting.drawing import Drawer, Sketch, can_draw_aside
+from segbench.reporting.drawing import PATIENCE_SECONDS, Drawer, Sketch, can_draw_aside
 from segbench.reporting.fairness_charts import group_mix_chart
 from segbench.reporting.plots import projection_scatter, segment_sizes
 
@@ -65,6 +65,7 @@ def test_figures_drawn_aside_are_byte_identical_to_those_drawn_in_the_run():
         for path, sketch in SKETCHES.items():
             drawer.submit(path, sketch)
         drawer.submit("plots/none.png", Sketch(nothing_to_draw))  # left out
+        wait_for(lambda: len(list(drawer._folder.glob("*.png"))) == 3)  # drawn by the process
         got = list(drawer.collect())
         assert drawer.aside  # it drew them: the process is still there
     assert [path for path, _ in got] == list(SKETCHES)  # in the order they were sketched
@@ -72,10 +73,32 @@ def test_figures_drawn_aside_are_byte_identical_to_those_drawn_in_the_run():
     assert not drawer.aside  # closed with the block
 
 
+def wait_for(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the drawing process did not draw the figures"
+        time.sleep(0.01)
+
+
+def test_the_run_draws_what_the_process_has_not_started_instead_of_waiting():
+    expected = drawn_here()
+    with Drawer() as drawer:
+        os.kill(drawer._process.pid, signal.SIGSTOP)  # a process that gets no CPU
+        try:
+            for path, sketch in SKETCHES.items():
+                drawer.submit(path, sketch)
+            start = time.monotonic()
+            assert dict(drawer.collect()) == expected
+            assert time.monotonic() - start < PATIENCE_SECONDS  # it waited for none of them
+        finally:
+            os.kill(drawer._process.pid, signal.SIGCONT)
+
+
 def test_a_figure_that_fails_raises_in_the_run_and_the_others_are_logged():
     with Drawer() as drawer:
         drawer.submit("plots/segment_sizes.png", SKETCHES["plots/segment_sizes.png"])
         drawer.submit("plots/broken.png", Sketch(broken_figure))
+        wait_for(lambda: len(list(drawer._folder.glob("*.failed"))) == 1)  # failed aside
         results = drawer.collect()
         path, data = next(results)
         assert path == "plots/segment_sizes.png" and data.startswith(b"\x89PNG")

@@ -5,17 +5,20 @@ A run's figures (eight by default: the projection, sizes, silhouette and profile
 about as much CPU as the rest of its logging, plus half a second to import matplotlib, and no
 later stage needs them. So a figure is handed over as a :class:`Sketch` (a module-level
 function and the arguments that draw it) to a :class:`Drawer`: a process forked when the run
-starts, which has everything the run had imported, imports matplotlib while the run loads its
-data, and draws each sketch to PNG as it arrives, into a private folder. The run logs the PNGs
-when it is done with its other work (:meth:`Drawer.collect`), in the order they were sketched.
-On the machine's second core the drawing then costs the run almost nothing.
+starts, at the lowest priority, which has everything the run had imported, imports matplotlib
+while the run goes on, and draws each sketch to PNG as it arrives, into a private folder. The
+run logs the PNGs when it is done with its other work (:meth:`Drawer.collect`), in the order
+they were sketched. On a core the run leaves idle the drawing then costs it nothing.
 
-Nothing depends on the second process. Where fork is not available (only Linux uses it), the
-process cannot be started, a sketch cannot be pickled, or the process fails on a sketch, dies,
-or makes no progress for :data:`STALL_SECONDS`, the sketch is drawn in the run's own process
-by the same function, giving the same bytes; an error of a drawing function is then raised
-there, as it would be without the drawer. The process ends when the run closes it, or within
-:data:`POLL_SECONDS` of the run's process ending by any means (it watches its parent).
+The run never waits for more than one figure: when it collects, it draws itself every sketch
+the process has not started (each sketch is claimed by one side, by an exclusive file create),
+and it waits at most :data:`PATIENCE_SECONDS` for the one being drawn. Nothing depends on the
+second process: where fork is not available (only Linux uses it), the process cannot be
+started, a sketch cannot be pickled, or the process fails on a sketch or dies, the sketch is
+drawn in the run's process by the same function, giving the same bytes; an error of a drawing
+function is then raised there, as it would be without the drawer. The process ends when the
+run closes it, or within :data:`POLL_SECONDS` of the run's process ending by any means (it
+watches its parent).
 
 >>> import numpy as np
 >>> from segbench.reporting.plots import segment_sizes
@@ -51,9 +54,10 @@ log = logging.getLogger(__name__)
 PNG_SAVE: dict[str, Any] = {"format": "png", "pil_kwargs": {"compress_level": 1}}
 #: How often the drawing process checks that the run's process is still there (seconds).
 POLL_SECONDS = 0.5
-#: How long the run waits for the drawing process to finish one more figure before it stops
-#: it and draws the rest itself (seconds; a figure takes well under one).
-STALL_SECONDS = 60.0
+#: How long the run waits for a figure the drawing process is drawing before it draws it
+#: itself (seconds; a figure takes well under one, unless the machine's cores are all busy and
+#: the process, at the lowest priority, gets none).
+PATIENCE_SECONDS = 2.0
 
 
 def pyplot() -> Any:
@@ -171,22 +175,21 @@ class Drawer:
 
     def _drawn(self, index: int) -> bytes | None:
         """The PNG the process drew for sketch ``index`` (``b""``: nothing to draw); ``None``
-        when it did not (it failed on it, died or stalled): the caller draws it."""
+        when the run is to draw it: the process had not started it (the run claims it), failed
+        on it, died, or took longer than :data:`PATIENCE_SECONDS` to finish it."""
         if self._folder is None or index not in self._sent:
             return None
         self._sent.discard(index)
         done, empty, failed = (self._folder / f"{index}{s}" for s in (".png", ".none", ".failed"))
-        deadline = time.monotonic() + STALL_SECONDS
+        if not (done.exists() or empty.exists() or failed.exists()) and _claim(self._folder, index):
+            return None  # not started yet: the run draws it rather than wait
+        deadline = time.monotonic() + PATIENCE_SECONDS
         while True:
             if done.exists():
                 return done.read_bytes()
             if empty.exists():
                 return b""
-            if failed.exists() or not self.aside:
-                return None
-            if time.monotonic() > deadline:
-                log.warning("the figure process stalled: the run draws its figures itself")
-                self.close()
+            if failed.exists() or not self.aside or time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
 
@@ -216,11 +219,21 @@ class Drawer:
         self.close()
 
 
+def _claim(folder: Path, index: int) -> bool:
+    """Claim sketch ``index`` for the process that calls this: ``False`` when the other one
+    (the run or the drawing process) has claimed it (an exclusive create is atomic)."""
+    try:
+        os.close(os.open(folder / f"{index}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def _draw_aside(sketches: Any, folder: str, parent: int) -> None:
-    """The drawing process: draw each ``(index, pickled sketch)`` into ``folder`` as
-    ``<index>.png`` (``.none`` when there is nothing to draw, ``.failed`` when drawing
-    raised: the run draws it itself and sees the error); end on ``None`` or when the run's
-    process ``parent`` is gone."""
+    """The drawing process: draw each ``(index, pickled sketch)`` the run has not claimed
+    into ``folder`` as ``<index>.png`` (``.none`` when there is nothing to draw, ``.failed``
+    when drawing raised: the run draws it itself and sees the error); end on ``None`` or when
+    the run's process ``parent`` is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the run's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # the lowest priority: it uses a core the run leaves idle, never slows the run's own
@@ -239,6 +252,8 @@ def _draw_aside(sketches: Any, folder: str, parent: int) -> None:
         if item is None:
             return
         index, payload = item
+        if not _claim(out, index):
+            continue  # the run draws it
         try:
             data = pickle.loads(payload).png()
         except Exception:
