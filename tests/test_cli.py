@@ -119,7 +119,7 @@ def test_console_script_is_the_same_program(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
+    assert "_target_: segbench.algorithms.mixture.ParallelGaussianMixture" in done.stdout
 
 
 def test_verbose_flag_prints_where_the_time_went(tmp_path):

@@ -69,7 +69,7 @@ def test_wheel_ships_configs_and_runs_from_them(tmp_path):
     assert where == str(site / "segbench" / "conf")
     done = segbench("--cfg", "job", "algo=gmm")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "_target_: sklearn.mixture.GaussianMixture" in done.stdout
+    assert "_target_: segbench.algorithms.mixture.ParallelGaussianMixture" in done.stdout
     preset = segbench("--cfg", "job", "experiment=quick")
     assert preset.returncode == 0, preset.stderr[-2000:]
     assert "study: quick" in preset.stdout

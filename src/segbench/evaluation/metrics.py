@@ -45,6 +45,7 @@ Directions, families and ranges of these and every other metric:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -209,6 +210,29 @@ def external_indices(
     return out
 
 
+def information_criteria(model: Any, X: np.ndarray) -> tuple[float, float]:
+    """``(model.bic(X), model.aic(X))`` with the data's log-likelihood computed once.
+
+    scikit-learn's mixtures compute ``score(X)`` (a pass over every customer) in each of
+    ``bic`` and ``aic``; with their formulas written out, one pass serves both and the values
+    are the same. Models without ``score`` and ``_n_parameters`` are asked for each.
+
+    >>> from sklearn.mixture import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> gmm = GaussianMixture(2, random_state=0).fit(X)
+    >>> information_criteria(gmm, X) == (gmm.bic(X), gmm.aic(X))
+    True
+    """
+    if not (hasattr(model, "score") and hasattr(model, "_n_parameters")):
+        return float(model.bic(X)), float(model.aic(X))
+    n, fitted = X.shape[0], model._n_parameters()
+    deviance = -2 * model.score(X) * n  # as scikit-learn writes it, for the same rounding
+    return (
+        float(deviance + fitted * math.log(n)),
+        float(deviance + 2 * fitted),
+    )
+
+
 def evaluate(
     X: np.ndarray,
     labels: np.ndarray,
@@ -270,8 +294,7 @@ def evaluate(
         metrics.update(external_indices(truth, labels, notes))
     if model is not None:
         if hasattr(model, "bic") and hasattr(model, "aic") and wanted("bic", "aic"):
-            metrics["bic"] = float(model.bic(X))
-            metrics["aic"] = float(model.aic(X))
+            metrics["bic"], metrics["aic"] = information_criteria(model, X)
         if hasattr(model, "inertia_") and wanted("inertia"):
             metrics["inertia"] = float(model.inertia_)
     return metrics, notes
