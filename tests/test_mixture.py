@@ -131,6 +131,19 @@ def test_a_failed_restart_raises_scikit_learns_error(engaged):
     assert "ill-defined empirical covariance" in str(ours.value)
 
 
+def test_restarts_leave_off_once_the_fit_stops(blobs):
+    import threading
+
+    run = ParallelGaussianMixture(4, random_state=0)
+    run._check_parameters(blobs)
+    run._initialize_parameters(blobs, np.random.RandomState(0))
+    stop = threading.Event()
+    assert mixture_module._em(run, blobs, stop)[2] >= 1  # iterations run while not stopped
+    stop.set()
+    with pytest.raises(mixture_module._Stopped):
+        mixture_module._em(run, blobs, stop)
+
+
 def test_identical_on_synthetic_customers_with_the_runs_hyperparameters(engaged, monkeypatch):
     """The realistic case: segbench's RFM features of 20,000 synthetic customers and
     ``conf/algo/gmm.yaml`` as it is (6 components, full covariances, reg_covar 0.01, 5

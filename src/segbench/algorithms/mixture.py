@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
@@ -87,15 +88,24 @@ def blas_threads() -> int:
     return max(counts, default=1)
 
 
-def _em(run: ParallelGaussianMixture, X: np.ndarray) -> tuple[Any, tuple, int, list, bool]:
+class _Stopped(Exception):
+    """A restart left off because the fit stopped (another restart failed, an interrupt)."""
+
+
+def _em(
+    run: ParallelGaussianMixture, X: np.ndarray, stop: threading.Event | None = None
+) -> tuple[Any, tuple, int, list, bool]:
     """One restart's EM iterations from ``run``'s initialisation, as scikit-learn's
     ``BaseMixture.fit_predict`` runs them (``max_iter > 0``, no warm start, no verbose):
-    ``(lower bound, parameters, iterations, lower bounds, converged)``."""
+    ``(lower bound, parameters, iterations, lower bounds, converged)``. Once ``stop`` is set
+    it leaves off before the next iteration (:class:`_Stopped`)."""
     lower_bound = -np.inf
     current_lower_bounds = []
     converged = False
     n_iter = 0
     while n_iter < run.max_iter:
+        if stop is not None and stop.is_set():
+            raise _Stopped
         n_iter += 1
         prev_lower_bound = lower_bound
         log_prob_norm, log_resp = run._e_step(X)
@@ -200,9 +210,11 @@ class ParallelGaussianMixture(GaussianMixture):
         # workers see this thread's numpy error state and scikit-learn configuration
         config = get_config()
 
+        stop = threading.Event()
+
         def restart(run: ParallelGaussianMixture) -> tuple:
             with config_context(**config):
-                return _em(run, X)
+                return _em(run, X, stop)
 
         pool = ThreadPoolExecutor(threads, thread_name_prefix="gmm-restart")
         try:
@@ -212,6 +224,9 @@ class ParallelGaussianMixture(GaussianMixture):
                 run._initialize_parameters(X, random_state)  # draws in scikit-learn's order
                 futures.append(pool.submit(contextvars.copy_context().run, restart, run))
             results = [future.result() for future in futures]
+        except BaseException:  # a restart failed, or an interrupt: the others leave off
+            stop.set()
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
