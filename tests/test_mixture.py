@@ -114,6 +114,10 @@ def test_identical_in_float32(engaged, blobs):
     assert ours.means_.dtype == np.float32
 
 
+def test_identical_on_a_fortran_ordered_array(engaged, blobs):
+    fit_both(np.asfortranarray(blobs), n_components=4, n_init=3, random_state=0)
+
+
 def test_identical_with_given_initial_means(engaged, blobs):
     means = blobs[[0, 500, 1000, 1400]]
     fit_both(blobs, n_components=4, n_init=3, random_state=0, means_init=means)
