@@ -12,7 +12,7 @@ parameters, the same results and two changes to how the work is carried out:
   threads; ``None`` takes the machine's cores left over by the BLAS threads in effect
   (``threadpoolctl``; a run sets them with ``blas_threads``), never more than ``n_init``. The
   threads are used only from :data:`PARALLEL_MIN_ROWS` rows, with ``n_init > 1``, no
-  ``verbose``, ``max_iter > 0`` and no warm start; below that ``fit`` is scikit-learn's own.
+  ``verbose``, ``max_iter > 0`` and no warm start; otherwise ``fit`` runs scikit-learn's loop.
 - **The E-step in blocks of rows.** Every quantity of the E-step is computed row by row (a
   customer's log-density under each component, its log-sum-exp, its responsibilities), so
   computing it on blocks of :data:`BLOCK_ROWS` rows with scikit-learn's own code gives the
