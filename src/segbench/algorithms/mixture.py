@@ -33,6 +33,7 @@ alone saved 8–17 % across runs). When other processes hold the second core the
 nothing (each gets half a core; 32.3 s against 31.0 s with one thread at load 3–5).
 
 >>> import numpy as np
+from joblib import cpu_count
 >>> from sklearn.datasets import make_blobs
 >>> from sklearn.mixture import GaussianMixture
 >>> X, _ = make_blobs(500, centers=3, random_state=0)
@@ -50,7 +51,6 @@ from __future__ import annotations
 
 import contextvars
 import copy
-import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +58,7 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+from joblib import cpu_count
 from sklearn import config_context, get_config
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -76,11 +77,9 @@ PARALLEL_MIN_ROWS = 100_000
 
 
 def cores() -> int:
-    """Cores this process may run on (its CPU affinity; all the machine's without one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    """Cores this process may use: its CPU affinity and its container's CPU quota, as
+    :func:`joblib.cpu_count` reads them."""
+    return max(1, int(cpu_count()))
 
 
 def blas_threads() -> int:
