@@ -33,7 +33,6 @@ alone saved 8–17 % across runs). When other processes hold the second core the
 nothing (each gets half a core; 32.3 s against 31.0 s with one thread at load 3–5).
 
 >>> import numpy as np
-from joblib import cpu_count
 >>> from sklearn.datasets import make_blobs
 >>> from sklearn.mixture import GaussianMixture
 >>> X, _ = make_blobs(500, centers=3, random_state=0)
