@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from segbench.algorithms import K_PARAMS, fit_labels
+from segbench.algorithms.side_by_side import fit_side_by_side
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
 from segbench.evaluation.metrics import sampled_silhouette, silhouettes
@@ -75,9 +76,11 @@ def k_curve(
 ) -> pd.DataFrame:
     """Inertia, BIC and silhouette for each ``k`` (a copy of ``estimator`` per ``k``), on a
     seeded sample of at most ``sample_size`` rows of ``X``, with at most ``n_init`` restarts
-    (module docstring). ``sensitive``: the sensitive attributes of ``X``'s rows, for
-    estimators that require them. The frame's ``attrs`` hold the sample's size
-    (``customers``) and the restarts per fit (``n_init``, when the estimator has it).
+    (module docstring). The fits run side by side, one thread each
+    (:func:`segbench.algorithms.side_by_side.fit_side_by_side`). ``sensitive``: the
+    sensitive attributes of ``X``'s rows, for estimators that require them. The frame's
+    ``attrs`` hold the sample's size (``customers``) and the restarts per fit (``n_init``,
+    when the estimator has it).
     """
     key = k_parameter(estimator)
     rows_ = sample_rows(len(X), sample_size, seed, sort=True)
@@ -93,24 +96,22 @@ def k_curve(
     if n_init is not None and isinstance(params.get("n_init"), int):
         base.set_params(n_init=min(int(n_init), params["n_init"]))
     fit_params = {"sensitive_features": sensitive} if sensitive is not None else {}
-    rows, labelings = [], {}
-    for k in range(k_min, k_max + 1):
+
+    def fit(k: int) -> tuple[np.ndarray, float, float]:
         model = clone(base).set_params(**{key: k})
         labels = fit_labels(model, X, **fit_params)
+        bic = model.bic(X) if hasattr(model, "bic") else np.nan
+        return labels, float(getattr(model, "inertia_", np.nan)), float(bic)
+
+    ks = range(k_min, k_max + 1)
+    rows, labelings = [], {}
+    for k, (labels, inertia, bic) in zip(ks, fit_side_by_side(fit, ks), strict=True):
         silhouette = np.nan
         if (labels == -1).any():  # noise: on the segmented customers only
             silhouette, _ = sampled_silhouette(X, labels, len(X), seed)
         elif len(np.unique(labels)) >= 2:
             labelings[k] = labels
-        bic = model.bic(X) if hasattr(model, "bic") else np.nan
-        rows.append(
-            {
-                "k": k,
-                "inertia": float(getattr(model, "inertia_", np.nan)),
-                "bic": float(bic),
-                "silhouette": silhouette,
-            }
-        )
+        rows.append({"k": k, "inertia": inertia, "bic": bic, "silhouette": silhouette})
     curve = pd.DataFrame(rows)
     # every k's silhouette on the whole sample, the distances computed once for all of them
     for k, values in zip(labelings, silhouettes(X, list(labelings.values())), strict=True):

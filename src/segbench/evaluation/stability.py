@@ -64,6 +64,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from segbench.algorithms import Segmentation, fit_labels
+from segbench.algorithms.side_by_side import fit_side_by_side
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
 from segbench.settings import StabilitySettings
@@ -139,7 +140,9 @@ def stability(
     ``requires_sensitive`` (fairness-aware ones), as :func:`segbench.algorithms.fit_segmentation`
     does. ``threads`` caps the OpenMP/BLAS threads of the refits (``None``: the libraries'
     default); small fits on a loaded machine run many times faster with one thread (k-means
-    on 2,000 points here: 0.3 s with 1 thread, 6.5 s with 2 while other processes ran).
+    on 2,000 points here: 0.3 s with 1 thread, 6.5 s with 2 while other processes ran). With
+    one thread each (the default), the refits run side by side on the machine's cores
+    (:func:`segbench.algorithms.side_by_side.fit_side_by_side`), with the same results.
     See the module docstring for the definition. Raises :class:`ConfigError` on invalid
     options and when ``method="seeds"`` is asked of an estimator without ``random_state``.
 
@@ -192,17 +195,23 @@ def stability(
     n = len(X)
     base = sample_rows(n, max_samples, rng, sort=True)
     Xs = X[base] if base is not None else X
-    fits = []
     draws = _draws(len(Xs), int(n_resamples), method, subsample_fraction, rng)
-    with threadpool_limits(limits=threads):
-        for b, rows in enumerate(draws):
-            model = clone(template)
-            if method == "seeds":
-                model.set_params(random_state=int(seed) + b + 1)
-            fit_params = {}
-            if needs_sensitive:
-                fit_params["sensitive_features"] = _take(_take(sensitive, base), rows)
-            fits.append(_labels_by_row(rows, fit_labels(model, Xs[rows], **fit_params)))
+
+    def refit(draw: tuple[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        b, rows = draw
+        model = clone(template)
+        if method == "seeds":
+            model.set_params(random_state=int(seed) + b + 1)
+        fit_params = {}
+        if needs_sensitive:
+            fit_params["sensitive_features"] = _take(_take(sensitive, base), rows)
+        return _labels_by_row(rows, fit_labels(model, Xs[rows], **fit_params))
+
+    if threads == 1:  # one thread each: side by side, the same results
+        fits = fit_side_by_side(refit, enumerate(draws))
+    else:
+        with threadpool_limits(limits=threads):
+            fits = [refit(draw) for draw in enumerate(draws)]
 
     scores = []
     for (rows_b, lab_b), (rows_c, lab_c) in combinations(fits, 2):

@@ -1,0 +1,72 @@
+"""Small fits run side by side (segbench.algorithms.side_by_side): the choice of k and
+stability give exactly what they give one fit after another."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+
+import segbench.algorithms.side_by_side as side_by_side
+from segbench.algorithms.mixture import ParallelGaussianMixture
+from segbench.algorithms.side_by_side import fit_side_by_side
+from segbench.analyses.k_selection import k_curve
+from segbench.evaluation.stability import stability
+
+X, _ = make_blobs(1500, n_features=4, centers=5, random_state=3)
+ESTIMATORS = [
+    KMeans(5, n_init=3, random_state=0),
+    ParallelGaussianMixture(5, n_init=2, reg_covar=0.01, random_state=0),
+]
+
+
+@pytest.fixture
+def one_core(monkeypatch):
+    def run_one_after_another():
+        monkeypatch.setattr(side_by_side, "cores", lambda: 1)
+
+    return run_one_after_another
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=["kmeans", "gmm"])
+def test_the_choice_of_k_is_the_same_side_by_side(estimator, one_core):
+    side = k_curve(estimator, X, 2, 8, sample_size=1000, seed=1)
+    one_core()
+    after = k_curve(estimator, X, 2, 8, sample_size=1000, seed=1)
+    pd.testing.assert_frame_equal(side, after, check_exact=True)
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "seeds"])
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=["kmeans", "gmm"])
+def test_stability_is_the_same_side_by_side(estimator, method, one_core):
+    side = stability(estimator, X, n_resamples=4, method=method, max_samples=1000, seed=2)
+    one_core()
+    after = stability(estimator, X, n_resamples=4, method=method, max_samples=1000, seed=2)
+    assert side.pair_scores == after.pair_scores and side.mean == after.mean
+
+
+def test_fits_run_in_threads_and_the_first_error_is_raised():
+    seen = set()
+
+    def fit(k):
+        seen.add(threading.current_thread().name)
+        if k == 3:
+            raise ValueError("k=3 cannot be fitted")
+        return KMeans(k, n_init=1, random_state=0).fit(X).inertia_
+
+    assert len(fit_side_by_side(fit, [2, 4, 5, 6], workers=2)) == 4
+    assert all(name.startswith("segbench-fit") for name in seen)
+    with pytest.raises(ValueError, match="k=3"):
+        fit_side_by_side(fit, [2, 3, 4], workers=2)
+
+
+def test_each_fit_sees_the_callers_numpy_error_handling():
+    def overflow(_):
+        return np.exp(np.array([1000.0]))
+
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        fit_side_by_side(overflow, [0, 1], workers=2)
