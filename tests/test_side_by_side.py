@@ -3,7 +3,7 @@ stability give exactly what they give one fit after another."""
 
 from __future__ import annotations
 
-import threading
+import os
 
 import numpy as np
 import pandas as pd
@@ -49,19 +49,18 @@ def test_stability_is_the_same_side_by_side(estimator, method, one_core):
     assert side.pair_scores == after.pair_scores and side.mean == after.mean
 
 
-def test_fits_run_in_threads_and_the_first_error_is_raised():
-    seen = set()
-
+def test_fits_run_in_two_processes_and_an_error_is_raised_in_the_run():
     def fit(k):
-        seen.add(threading.current_thread().name)
         if k == 3:
             raise ValueError("k=3 cannot be fitted")
-        return KMeans(k, n_init=1, random_state=0).fit(X).inertia_
+        return os.getpid(), KMeans(k, n_init=1, random_state=0).fit(X).inertia_
 
-    assert len(fit_side_by_side(fit, [2, 4, 5, 6], workers=2)) == 4
-    assert all(name.startswith("segbench-fit") for name in seen)
-    with pytest.raises(ValueError, match="k=3"):
+    pids = {pid for pid, _ in fit_side_by_side(fit, [2, 4, 5, 6], workers=2)}
+    assert len(pids) == 2 and os.getpid() in pids
+    with pytest.raises(ValueError, match="k=3"):  # fitted by the run itself (the last share)
         fit_side_by_side(fit, [2, 3, 4], workers=2)
+    with pytest.raises(ValueError, match="k=3"):  # by the forked process
+        fit_side_by_side(fit, [3, 2], workers=2)
 
 
 def test_each_fit_sees_the_callers_numpy_error_handling():
