@@ -17,12 +17,13 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from segbench.algorithms.side_by_side import can_fork
 from segbench.api import run
-from segbench.reporting.drawing import PATIENCE_SECONDS, Drawer, Sketch, can_draw_aside
+from segbench.reporting.drawing import PATIENCE_SECONDS, Drawer, Sketch
 from segbench.reporting.fairness_charts import group_mix_chart
 from segbench.reporting.plots import projection_scatter, segment_sizes
 
-pytestmark = pytest.mark.skipif(not can_draw_aside(), reason="the drawing process needs fork")
+pytestmark = pytest.mark.skipif(not can_fork(), reason="the drawing process needs fork")
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(300, 3))

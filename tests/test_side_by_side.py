@@ -26,6 +26,9 @@ ESTIMATORS = [
 
 @pytest.fixture
 def one_core(monkeypatch):
+    """Two cores (the fits forked) until the returned function is called, then one."""
+    monkeypatch.setattr(side_by_side, "cores", lambda: 2)
+
     def run_one_after_another():
         monkeypatch.setattr(side_by_side, "cores", lambda: 1)
 
@@ -63,9 +66,9 @@ def test_fits_run_in_two_processes_and_an_error_is_raised_in_the_run():
         fit_side_by_side(fit, [3, 2], workers=2)
 
 
-def test_each_fit_sees_the_callers_numpy_error_handling():
-    def overflow(_):
-        return np.exp(np.array([1000.0]))
+def test_the_forked_fits_keep_the_callers_numpy_error_handling():
+    def overflow(big):  # item 0 is the forked process's, item 1 the run's
+        return np.exp(np.array([1000.0 if big else 1.0]))
 
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
-        fit_side_by_side(overflow, [0, 1], workers=2)
+        fit_side_by_side(overflow, [True, False], workers=2)

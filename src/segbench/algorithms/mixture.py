@@ -57,7 +57,6 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
-from joblib import cpu_count
 from sklearn import config_context, get_config
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -66,6 +65,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, validate_data
 from threadpoolctl import threadpool_info
 
+from segbench.algorithms.side_by_side import cores
+
 #: Rows of one block of the E-step: 16,384 rows × 6 components of float64 is 768 KiB, so the
 #: E-step's temporaries stay in cache (at a million customers 4,096 and 65,536 were slower).
 BLOCK_ROWS = 16_384
@@ -73,12 +74,6 @@ BLOCK_ROWS = 16_384
 #: Rows from which the restarts run side by side: a restart then takes about half a second or
 #: more, against microseconds to start a thread.
 PARALLEL_MIN_ROWS = 100_000
-
-
-def cores() -> int:
-    """Cores this process may use: its CPU affinity and its container's CPU quota, as
-    :func:`joblib.cpu_count` reads them."""
-    return max(1, int(cpu_count()))
 
 
 def blas_threads() -> int:

@@ -39,12 +39,17 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from joblib import cpu_count
 from threadpoolctl import threadpool_limits
-
-from segbench.algorithms.mixture import cores
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def cores() -> int:
+    """Cores this process may use: its CPU affinity and its container's CPU quota, as
+    :func:`joblib.cpu_count` reads them."""
+    return max(1, int(cpu_count()))
 
 
 def can_fork() -> bool:
@@ -57,7 +62,7 @@ def fit_side_by_side(
     fit: Callable[[T], R], items: Iterable[T], workers: int | None = None
 ) -> list[R]:
     """``[fit(item) for item in items]``, on ``workers`` cores (``None``: the cores this
-    process may use, :func:`segbench.algorithms.mixture.cores`), each library capped at one
+    process may use, :func:`cores`), each library capped at one
     thread meanwhile (module docstring)."""
     items = list(items)
     workers = min(len(items), workers or cores())
@@ -131,4 +136,4 @@ def _fit_share(fit: Callable[[T], Any], items: Sequence[T], share: list[int], wr
         os._exit(status)
 
 
-__all__ = ["can_fork", "fit_side_by_side"]
+__all__ = ["can_fork", "cores", "fit_side_by_side"]

@@ -39,13 +39,14 @@ import pickle
 import queue
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from segbench.algorithms.side_by_side import can_fork
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,6 @@ def png(fig: Any) -> bytes:
         plt.close(fig)
 
 
-def can_draw_aside() -> bool:
-    """Whether a drawing process can be forked here (Linux; macOS's system frameworks are
-    not safe to fork, Windows cannot)."""
-    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-
-
 class Drawer:
     """Draws sketches in a forked process (module docstring); a context manager that closes
     it. ``aside=False`` draws every sketch in this process, when it is collected."""
@@ -123,7 +118,7 @@ class Drawer:
         self._process: Any = None
         self._queue: Any = None
         self._folder: Path | None = None
-        if aside and can_draw_aside():
+        if aside and can_fork():
             self._start()
 
     def _start(self) -> None:
@@ -267,4 +262,4 @@ def _draw_aside(sketches: Any, folder: str, parent: int) -> None:
         os.replace(partial, out / f"{index}.png")
 
 
-__all__ = ["PNG_SAVE", "Drawer", "Sketch", "can_draw_aside", "png", "pyplot"]
+__all__ = ["PNG_SAVE", "Drawer", "Sketch", "png", "pyplot"]
