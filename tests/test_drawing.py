@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from segbench.algorithms.side_by_side import can_fork
 from segbench.api import run
+from segbench.parallel.side_by_side import can_fork
 from segbench.reporting.drawing import PATIENCE_SECONDS, Drawer, Sketch
 from segbench.reporting.fairness_charts import group_mix_chart
 from segbench.reporting.plots import projection_scatter, segment_sizes

@@ -1,4 +1,4 @@
-"""Small fits run side by side (segbench.algorithms.side_by_side): the choice of k and
+"""Small fits run side by side (segbench.parallel.side_by_side): the choice of k and
 stability give exactly what they give one fit after another."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-import segbench.algorithms.side_by_side as side_by_side
+import segbench.parallel.side_by_side as side_by_side
 from segbench.algorithms.mixture import ParallelGaussianMixture
-from segbench.algorithms.side_by_side import fit_side_by_side
 from segbench.analyses.k_selection import k_curve
 from segbench.evaluation.stability import stability
+from segbench.parallel.side_by_side import fit_side_by_side
 
 X, _ = make_blobs(1500, n_features=4, centers=5, random_state=3)
 ESTIMATORS = [

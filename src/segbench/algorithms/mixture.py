@@ -65,7 +65,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples, validate_data
 from threadpoolctl import threadpool_info
 
-from segbench.algorithms.side_by_side import cores
+from segbench.parallel.side_by_side import cores
 
 #: Rows of one block of the E-step: 16,384 rows × 6 components of float64 is 768 KiB, so the
 #: E-step's temporaries stay in cache (at a million customers 4,096 and 65,536 were slower).

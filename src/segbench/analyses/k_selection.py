@@ -29,10 +29,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from segbench.algorithms import K_PARAMS, fit_labels
-from segbench.algorithms.side_by_side import fit_side_by_side
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
 from segbench.evaluation.metrics import sampled_silhouette, silhouettes
+from segbench.parallel.side_by_side import fit_side_by_side
 from segbench.reporting.drawing import pyplot
 
 
@@ -77,7 +77,7 @@ def k_curve(
     """Inertia, BIC and silhouette for each ``k`` (a copy of ``estimator`` per ``k``), on a
     seeded sample of at most ``sample_size`` rows of ``X``, with at most ``n_init`` restarts
     (module docstring). The fits run side by side, one thread each
-    (:func:`segbench.algorithms.side_by_side.fit_side_by_side`). ``sensitive``: the
+    (:func:`segbench.parallel.side_by_side.fit_side_by_side`). ``sensitive``: the
     sensitive attributes of ``X``'s rows, for estimators that require them. The frame's
     ``attrs`` hold the sample's size (``customers``) and the restarts per fit (``n_init``,
     when the estimator has it).

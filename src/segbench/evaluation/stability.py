@@ -64,9 +64,9 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from segbench.algorithms import Segmentation, fit_labels
-from segbench.algorithms.side_by_side import fit_side_by_side
 from segbench.data.sampling import sample_rows
 from segbench.errors import ConfigError
+from segbench.parallel.side_by_side import fit_side_by_side
 from segbench.settings import StabilitySettings
 
 METHODS = ("bootstrap", "subsample", "seeds")
@@ -142,7 +142,7 @@ def stability(
     default); small fits on a loaded machine run many times faster with one thread (k-means
     on 2,000 points here: 0.3 s with 1 thread, 6.5 s with 2 while other processes ran). With
     one thread each (the default), the refits run side by side on the machine's cores
-    (:func:`segbench.algorithms.side_by_side.fit_side_by_side`), with the same results.
+    (:func:`segbench.parallel.side_by_side.fit_side_by_side`), with the same results.
     See the module docstring for the definition. Raises :class:`ConfigError` on invalid
     options and when ``method="seeds"`` is asked of an estimator without ``random_state``.
 

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segbench.algorithms.side_by_side import can_fork
+from segbench.parallel.side_by_side import can_fork
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,6 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from joblib import cpu_count
 from threadpoolctl import threadpool_limits
 
 T = TypeVar("T")
@@ -49,6 +48,8 @@ R = TypeVar("R")
 def cores() -> int:
     """Cores this process may use: its CPU affinity and its container's CPU quota, as
     :func:`joblib.cpu_count` reads them."""
+    from joblib import cpu_count  # imports numpy: not at start-up
+
     return max(1, int(cpu_count()))
 
 
