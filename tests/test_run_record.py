@@ -80,6 +80,25 @@ def test_params_tell_configurations_apart_and_reruns_together():
         assert key(changed) != base, changed
 
 
+def test_a_run_is_numbered_from_the_newest_run_of_its_name(tracking_uri):
+    from segbench.tracking.params import taken_names, unique_name
+
+    client = MlflowClient(tracking_uri)
+    experiment = client.create_experiment("naming")
+    for name in ("kmeans · rfm", "kmeans · rfm #2", "kmeans · rfm · seed=3", "kmeans · rfm #7"):
+        client.create_run(experiment, run_name=name)
+    own = client.create_run(experiment, run_name="kmeans · rfm").info.run_id
+    taken = taken_names(client, experiment, "kmeans · rfm", own)
+    # the exact name and the newest numbered ones: a longer name is no clash, its own run none
+    assert "kmeans · rfm" in taken and "kmeans · rfm #7" in taken
+    assert "kmeans · rfm · seed=3" not in taken and len(taken) <= 3
+    assert unique_name("kmeans · rfm", taken) == "kmeans · rfm #8"
+    assert taken_names(client, experiment, "kmeans · rfm · seed=3", own) == [
+        "kmeans · rfm · seed=3"
+    ]
+    assert taken_names(client, experiment, "gmm · rfm", own) == []
+
+
 def test_run_names_say_what_differs_and_are_never_shared(tracking_uri):
     more = ["algo=kmeans", "features=rfm", "algo.n_clusters=4", "seed=3"]
     first = toy_run(tracking_uri, *more)

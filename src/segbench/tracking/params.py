@@ -174,32 +174,49 @@ def run_name(settings: RunSettings, overrides: Sequence[str] = ()) -> str:
 
 
 def unique_name(name: str, taken: Iterable[str]) -> str:
-    """``name``, or ``name #2``, ``#3``… when runs of the experiment already carry it.
+    """``name``, or ``name #n`` one above the highest number ``taken`` holds (``name``
+    itself counts as 1) when runs of the experiment already carry it.
 
     >>> unique_name("kmeans · rfm · toy", ["kmeans · rfm · toy", "kmeans · rfm · toy #2"])
     'kmeans · rfm · toy #3'
+    >>> unique_name("kmeans · rfm · toy", ["kmeans · rfm · toy · seed=3"])
+    'kmeans · rfm · toy'
     """
-    taken = set(taken)
-    if name not in taken:
-        return name
-    number = 2
-    while f"{name} #{number}" in taken:
-        number += 1
-    return f"{name} #{number}"
+    numbered = re.compile(re.escape(name) + r" #(\d+)")
+    numbers = []
+    for other in taken:
+        if other == name:
+            numbers.append(1)
+        elif match := numbered.fullmatch(other):
+            numbers.append(int(match.group(1)))
+    return f"{name} #{max(numbers) + 1}" if numbers else name
 
 
 def taken_names(client: Any, experiment_id: str, name: str, run_id: str) -> list[str]:
-    """Names of the other runs of the experiment that start with ``name``."""
+    """The names of other runs of the experiment that decide the run's number
+    (:func:`unique_name`): ``name`` if another run has it, and the newest run's ``name #n``.
+
+    Two queries of at most two runs each, whatever the experiment's history (MLflow reads a
+    run whole, its params, metrics and tags: reading every run whose name starts with
+    ``name`` cost 2.5 ms a run, 2.5 s per new run after a thousand repeats).
+    """
     from segbench.tracking.mlflow_run import retry_locked
 
     quoted = name.replace("\\", "\\\\").replace("'", "\\'")
-    runs = retry_locked(
+    exact = retry_locked(
         client.search_runs,
         [experiment_id],
-        filter_string=f"attributes.run_name LIKE '{quoted}%'",
-        max_results=5000,
+        filter_string=f"attributes.run_name = '{quoted}'",
+        max_results=2,
     )
-    return [r.info.run_name for r in runs if r.info.run_id != run_id]
+    newest = retry_locked(
+        client.search_runs,
+        [experiment_id],
+        filter_string=f"attributes.run_name LIKE '{quoted} #%'",
+        order_by=["attributes.start_time DESC"],
+        max_results=2,
+    )
+    return [r.info.run_name for r in [*exact, *newest] if r.info.run_id != run_id]
 
 
 __all__ = [
