@@ -4,6 +4,7 @@ stability give exactly what they give one fit after another."""
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pandas as pd
@@ -53,22 +54,46 @@ def test_stability_is_the_same_side_by_side(estimator, method, one_core):
 
 
 def test_fits_run_in_two_processes_and_an_error_is_raised_in_the_run():
-    def fit(k):
-        if k == 3:
-            raise ValueError("k=3 cannot be fitted")
+    run = os.getpid()
+
+    def fit(k):  # long enough for both processes to take items
+        time.sleep(0.1)
         return os.getpid(), KMeans(k, n_init=1, random_state=0).fit(X).inertia_
 
-    pids = {pid for pid, _ in fit_side_by_side(fit, [2, 4, 5, 6], workers=2)}
-    assert len(pids) == 2 and os.getpid() in pids
-    with pytest.raises(ValueError, match="k=3"):  # fitted by the run itself (the last share)
-        fit_side_by_side(fit, [2, 3, 4], workers=2)
-    with pytest.raises(ValueError, match="k=3"):  # by the forked process
-        fit_side_by_side(fit, [3, 2], workers=2)
+    side = fit_side_by_side(fit, [2, 4, 5, 6], workers=2)
+    assert len({pid for pid, _ in side}) == 2 and run in {pid for pid, _ in side}
+
+    def fails_in(where):
+        def fit(k):
+            time.sleep(0.1)
+            if (os.getpid() == run) == (where == "run"):
+                raise ValueError(f"k={k} cannot be fitted in the {where}")
+            return k
+
+        return fit
+
+    for where in ("run", "forked process"):
+        with pytest.raises(ValueError, match=where):
+            fit_side_by_side(fails_in(where), [2, 3, 4, 5], workers=2)
+
+
+def test_each_process_takes_the_next_item_when_it_is_free():
+    def nap(seconds):
+        time.sleep(seconds)
+        return os.getpid()
+
+    # the long item's process takes nothing else: the other takes the short ones meanwhile
+    # (shares fixed in advance would give it one of them, and make it wait)
+    pids = fit_side_by_side(nap, [1.0, 0.1, 0.1, 0.1], workers=2)
+    assert pids[0] not in pids[1:] and len(set(pids[1:])) == 1
 
 
 def test_the_forked_fits_keep_the_callers_numpy_error_handling():
-    def overflow(big):  # item 0 is the forked process's, item 1 the run's
-        return np.exp(np.array([1000.0 if big else 1.0]))
+    run = os.getpid()
+
+    def overflow(_):  # overflows only in the forked process
+        time.sleep(0.1)
+        return np.exp(np.array([1000.0 if os.getpid() != run else 1.0]))
 
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
-        fit_side_by_side(overflow, [True, False], workers=2)
+        fit_side_by_side(overflow, [0, 1, 2, 3], workers=2)

@@ -104,8 +104,10 @@ def k_curve(
         return labels, float(getattr(model, "inertia_", np.nan)), float(bic)
 
     ks = range(k_min, k_max + 1)
+    # the largest k first: the costliest fits start first, so both cores end together
+    fits = fit_side_by_side(fit, ks[::-1])[::-1]
     rows, labelings = [], {}
-    for k, (labels, inertia, bic) in zip(ks, fit_side_by_side(fit, ks), strict=True):
+    for k, (labels, inertia, bic) in zip(ks, fits, strict=True):
         silhouette = np.nan
         if (labels == -1).any():  # noise: on the segmented customers only
             silhouette, _ = sampled_silhouette(X, labels, len(X), seed)

@@ -7,16 +7,17 @@ single-threaded at that size (the run caps the BLAS threads; OpenMP is capped he
 after another they leave the second core idle. Threads do not help: a fit of 2,000 rows is
 mostly short numpy calls that hold the GIL (measured: a Gaussian mixture's choice of k took
 1.42 s one after another and 1.49 s in two threads). So :func:`fit_side_by_side` forks: each
-extra worker is a child process, forked with everything the run holds, that fits its share of
-the items (every ``workers``-th one) and sends the results back through a pipe, while the run
-fits the last share itself.
+extra worker is a child process, forked with everything the run holds. The run and its children
+each take the next item whenever they are free (the items' numbers wait in a pipe), so a costly
+item does not leave a core idle while the other waits; the children send their results back
+through a pipe.
 
 The results are the same as one after another, bit for bit: each fit is a fresh clone with its
 own seed (nothing is shared between fits, no fit draws from another's random state), and each
 runs with one OpenMP and one BLAS thread either way. (A fit with two OpenMP threads can differ
 in the last digit: scikit-learn's k-means sums its inertia by thread.) An error raised by a fit
 is raised here. The children ignore Ctrl-C (the run handles it and stops them) and end when
-their share is done; where fork is not available (only Linux uses it) the fits run one after
+no item is left; where fork is not available (only Linux uses it) the fits run one after
 another.
 
 >>> from sklearn.cluster import KMeans
@@ -35,8 +36,9 @@ import contextlib
 import os
 import pickle
 import signal
+import struct
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -59,38 +61,47 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
+#: Most items :func:`fit_side_by_side` shares out (their numbers fill one pipe buffer, 64 KiB);
+#: more are fitted one after another.
+MAX_ITEMS = 16_384
+_NUMBER = struct.Struct("=I")
+
+
 def fit_side_by_side(
     fit: Callable[[T], R], items: Iterable[T], workers: int | None = None
 ) -> list[R]:
     """``[fit(item) for item in items]``, on ``workers`` cores (``None``: the cores this
-    process may use, :func:`cores`), each library capped at one
-    thread meanwhile (module docstring)."""
+    process may use, :func:`cores`), each library capped at one thread meanwhile (module
+    docstring). Each process takes the next item as soon as it is free, in the order given:
+    put the costliest items first."""
     items = list(items)
     workers = min(len(items), workers or cores())
     with threadpool_limits(limits=1):
-        if workers <= 1 or not can_fork():
+        if workers <= 1 or not can_fork() or len(items) > MAX_ITEMS:
             return [fit(item) for item in items]
         return _forked(fit, items, workers)
 
 
 def _forked(fit: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
-    # every workers-th item; the run, which also starts the children, takes the last share
-    # (the smallest when they differ)
-    *forked, own = [list(range(w, len(items), workers)) for w in range(workers)]
-    children: list[tuple[int, int, list[int]]] = []
+    # the items' numbers wait in a pipe; the run and its children each read the next one when
+    # free (a read of 4 bytes from a pipe is atomic), until the pipe is empty
+    queue, filling = os.pipe()
+    os.write(filling, b"".join(_NUMBER.pack(i) for i in range(len(items))))
+    os.close(filling)
+    children: list[tuple[int, int]] = []
     results: dict[int, Any] = {}
     try:
-        for share in forked:
+        for _ in range(workers - 1):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child: never returns
                 os.close(read)
-                _fit_share(fit, items, share, write)
+                _fit_share(fit, items, queue, write)
             os.close(write)
-            children.append((pid, read, share))
-        results.update((i, fit(items[i])) for i in own)
+            children.append((pid, read))
+        results.update(_take_and_fit(fit, items, queue))
         while children:
-            pid, read, share = children[0]
+            pid, read = children[0]
             with os.fdopen(read, "rb") as pipe:
                 payload = pipe.read()
             os.waitpid(pid, 0)
@@ -102,9 +113,10 @@ def _forked(fit: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
             )
             if not ok:
                 raise values
-            results.update(zip(share, values, strict=True))
+            results.update(values)
     finally:  # an error or an interruption: the children still fitting are stopped
-        for pid, read, _ in children:
+        os.close(queue)
+        for pid, read in children:
             with contextlib.suppress(OSError):
                 os.close(read)
             with contextlib.suppress(OSError):
@@ -114,16 +126,24 @@ def _forked(fit: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     return [results[i] for i in range(len(items))]
 
 
-def _fit_share(fit: Callable[[T], Any], items: Sequence[T], share: list[int], write: int) -> None:
-    """A forked child: fit ``share`` of ``items``, write ``(True, results)`` or ``(False,
-    error)`` to the pipe ``write``, and end without the interpreter's teardown (nothing of the
-    run's, its exit handlers or its buffered output, is run or written twice)."""
+def _take_and_fit(fit: Callable[[T], R], items: Sequence[T], queue: int) -> Iterator[tuple[int, R]]:
+    """``(number, fit(item))`` for each item this process takes from ``queue``."""
+    while number := os.read(queue, _NUMBER.size):
+        (i,) = _NUMBER.unpack(number)
+        yield i, fit(items[i])
+
+
+def _fit_share(fit: Callable[[T], Any], items: Sequence[T], queue: int, write: int) -> None:
+    """A forked child: fit the items it takes from ``queue``, write ``(True, [(number,
+    result), …])`` or ``(False, error)`` to the pipe ``write``, and end without the
+    interpreter's teardown (nothing of the run's, its exit handlers or its buffered output, is
+    run or written twice)."""
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the run's to handle
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         try:
-            out: tuple[bool, Any] = (True, [fit(items[i]) for i in share])
+            out: tuple[bool, Any] = (True, list(_take_and_fit(fit, items, queue)))
         except BaseException as err:
             out = (False, err)
         try:
