@@ -85,45 +85,65 @@ def fit_side_by_side(
 def _forked(fit: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     # the items' numbers wait in a pipe; the run and its children each read the next one when
     # free (a read of 4 bytes from a pipe is atomic), until the pipe is empty
-    queue, filling = os.pipe()
-    os.write(filling, b"".join(_NUMBER.pack(i) for i in range(len(items))))
-    os.close(filling)
+    queue = _queue(len(items))
     children: list[tuple[int, int]] = []
-    results: dict[int, Any] = {}
     try:
-        for _ in range(workers - 1):
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: never returns
-                os.close(read)
-                _fit_share(fit, items, queue, write)
-            os.close(write)
-            children.append((pid, read))
-        results.update(_take_and_fit(fit, items, queue))
+        children = [_start(fit, items, queue) for _ in range(workers - 1)]
+        results = dict(_take_and_fit(fit, items, queue))
         while children:
-            pid, read = children[0]
-            with os.fdopen(read, "rb") as pipe:
-                payload = pipe.read()
-            os.waitpid(pid, 0)
+            results.update(_collect(children[0]))
             children.pop(0)
-            ok, values = (
-                pickle.loads(payload)
-                if payload
-                else (False, RuntimeError(f"the fitting process {pid} ended without a result"))
-            )
-            if not ok:
-                raise values
-            results.update(values)
     finally:  # an error or an interruption: the children still fitting are stopped
         os.close(queue)
-        for pid, read in children:
-            with contextlib.suppress(OSError):
-                os.close(read)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        for child in children:
+            _stop(child)
     return [results[i] for i in range(len(items))]
+
+
+def _queue(n: int) -> int:
+    """A pipe holding the numbers ``0 … n-1``, to read from (its writing end is closed)."""
+    queue, filling = os.pipe()
+    os.write(filling, b"".join(_NUMBER.pack(i) for i in range(n)))
+    os.close(filling)
+    return queue
+
+
+def _start(fit: Callable[[T], Any], items: Sequence[T], queue: int) -> tuple[int, int]:
+    """Fork a child that fits the items it takes from ``queue``; ``(pid, its result pipe)``."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read)
+        _fit_share(fit, items, queue, write)
+    os.close(write)
+    return pid, read
+
+
+def _collect(child: tuple[int, int]) -> list[tuple[int, Any]]:
+    """Wait for ``child``; its ``(number, result)`` pairs, or its error raised here."""
+    pid, read = child
+    with os.fdopen(read, "rb") as pipe:
+        payload = pipe.read()
+    os.waitpid(pid, 0)
+    ok, values = (
+        pickle.loads(payload)
+        if payload
+        else (False, RuntimeError(f"the fitting process {pid} ended without a result"))
+    )
+    if not ok:
+        raise values
+    return values
+
+
+def _stop(child: tuple[int, int]) -> None:
+    """Stop ``child`` if it still runs (its result, if any, is dropped)."""
+    pid, read = child
+    with contextlib.suppress(OSError):
+        os.close(read)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _take_and_fit(fit: Callable[[T], R], items: Sequence[T], queue: int) -> Iterator[tuple[int, R]]:
