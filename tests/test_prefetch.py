@@ -89,3 +89,51 @@ def test_only_runs_embedding_texts_start_a_worker_and_it_is_stopped_at_the_end(t
     from segbench.features import embeddings
 
     assert key not in embeddings._PENDING  # and no run will wait for it
+
+
+def test_once_a_worker_has_filled_the_cache_later_runs_start_none(tmp_path):
+    run = settings([*SMALL, f"blocks.text.cache_dir={tmp_path}"])
+    started = []
+    real = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prefetch.subprocess, "Popen", spy)
+        with prefetch.prefetching(run):
+            assert started[0].wait(timeout=600) == 0
+        with prefetch.prefetching(run):  # the same job again: the cache holds its texts
+            pass
+    assert len(started) == 1
+    block = build_block("text", run.blocks["text"])
+    texts = block.distinct_texts(load_dataset(run.dataset))
+    again = Embedder(cache_root=tmp_path, progress=False)
+    again.embed(texts)
+    assert again.stats == {"computed": 0, "cached": len(texts)}
+
+
+def test_the_job_key_changes_with_the_settings_and_with_a_source_file(tmp_path, monkeypatch):
+    import os
+
+    import segbench.datasets.base as base
+
+    def key(run):
+        job = {"dataset": run.dataset.dump(), "block": run.blocks["text"].dump()}
+        return prefetch.job_key(run, job)
+
+    run, other = settings(SMALL), settings([*SMALL, "dataset.seed=9"])
+    assert key(run) == key(run) and key(other) != key(run)
+    source = tmp_path / "reviews.csv"
+    source.write_text("customer_id,text\n1,great\n")
+
+    class Adapter:
+        def sources(self):
+            return [source]
+
+    monkeypatch.setattr(base, "build_adapter", lambda _: Adapter())
+    before = key(run)
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the file rewritten
+    assert key(run) != before

@@ -64,6 +64,37 @@ def _pending_key(model: str, cache_root: str | Path | None) -> tuple[str, str]:
     return model, str(_cache_folder(cache_root).expanduser().resolve())
 
 
+def _db_path(model: str, cache_root: str | Path | None) -> Path:
+    """The model's cache file (one SQLite file per model)."""
+    name = hashlib.sha256(model.encode()).hexdigest()[:12]
+    return _cache_folder(cache_root) / f"{name}.sqlite"
+
+
+def mark_complete(model: str, cache_root: str | Path | None, key: str) -> None:
+    """Note in the model's cache that the texts of the job ``key`` are all in it (the job's
+    texts are the embedder's business: :mod:`segbench.prefetch` keys a dataset's texts)."""
+    conn = Embedder(model, cache_root)._db()
+    try:
+        with conn:
+            conn.execute("INSERT OR IGNORE INTO complete (key) VALUES (?)", (key,))
+    finally:
+        conn.close()
+
+
+def is_complete(model: str, cache_root: str | Path | None, key: str) -> bool:
+    """Whether :func:`mark_complete` noted ``key`` in the model's cache (a missing cache is no
+    error, and none is created)."""
+    path = _db_path(model, cache_root)
+    if not path.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT 1 FROM complete WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:  # an older cache without the table, or one being written
+        return False
+    return row is not None
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -113,12 +144,12 @@ class Embedder:
         self.stats = {"computed": 0, "cached": 0}
 
     def _db(self) -> sqlite3.Connection:
-        root = _cache_folder(self.cache_root)
-        root.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(self.model.encode()).hexdigest()[:12]
-        conn = sqlite3.connect(root / f"{name}.sqlite", timeout=120)
+        path = _db_path(self.model, self.cache_root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=120)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE IF NOT EXISTS emb (h TEXT PRIMARY KEY, v BLOB NOT NULL)")
+        conn.execute("CREATE TABLE IF NOT EXISTS complete (key TEXT PRIMARY KEY)")
         return conn
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
