@@ -97,3 +97,27 @@ def test_the_forked_fits_keep_the_callers_numpy_error_handling():
 
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
         fit_side_by_side(overflow, [0, 1, 2, 3], workers=2)
+
+
+@pytest.mark.parametrize("algo", ["kmeans", "gmm"])
+def test_the_choice_of_k_started_beside_the_fit_is_the_one_computed_after_it(algo):
+    from segbench.analyses.runner import started_early
+    from segbench.api import settings
+    from segbench.datasets import load_dataset
+    from segbench.experiment import build_features
+    from segbench.serving.subsample import fit_segmentation
+
+    run = settings([f"algo={algo}", "dataset.n_customers=800"])
+    data = load_dataset(run.dataset)
+    _, features = build_features(run, data)
+    with started_early(run.analysis, run.algo, data, features, run.seed) as early:
+        assert early["k_selection"]._child is not None  # under way in a forked process
+        seg = fit_segmentation(run.algo, features.X, None, run.seed)
+        aside = early["k_selection"].result()
+    s = run.analysis.k_selection
+    after = k_curve(seg.estimator, features.X, s.k_min, s.k_max, s.sample_size, run.seed, s.n_init)
+    pd.testing.assert_frame_equal(aside, after, check_exact=True)
+    # the subsample-then-assign mode fits a wrapper: its curve is computed after the fit
+    subsampled = settings([f"algo={algo}", "dataset.n_customers=800", "algo.subsample=300"])
+    with started_early(subsampled.analysis, subsampled.algo, data, features, run.seed) as none:
+        assert none == {}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -20,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from segbench import __version__
 from segbench.algorithms import Segmentation
-from segbench.analyses.runner import Fitted, RunFacts, run_analyses
+from segbench.analyses.runner import Fitted, RunFacts, run_analyses, started_early
 from segbench.data.model import CustomerData
 from segbench.data.pseudonyms import key_source
 from segbench.datasets import load_dataset
@@ -193,6 +195,19 @@ def name_run(run: RunTracker, name: str) -> str:
     return unique
 
 
+@contextmanager
+def early_analyses(
+    settings: RunSettings, data: CustomerData, features: FeatureMatrix
+) -> Iterator[dict[str, Any]]:
+    """The analyses started beside the fit (:func:`segbench.analyses.runner.started_early`);
+    none for a tuned run, whose refit's values the study decides."""
+    if settings.tune.enabled:
+        yield {}
+        return
+    with started_early(settings.analysis, settings.algo, data, features, settings.seed) as early:
+        yield early
+
+
 def build_features(
     settings: RunSettings, data: CustomerData
 ) -> tuple[FeaturePipeline, FeatureMatrix]:
@@ -270,10 +285,12 @@ def describe(
     metrics: dict[str, float],
     notes: dict[str, str],
     clock: PhaseClock | None = None,
+    early: dict[str, Any] | None = None,
 ) -> None:
-    """Analyse, report and log the fitted run: the analyses; the fairness, privacy and
-    transparency report with the segment card; the metrics and artifacts and the model (the
-    phases ``analyses``, ``report`` and ``log`` of ``clock``).
+    """Analyse, report and log the fitted run: the analyses (``early``: those started before
+    the fit, :func:`early_analyses`); the fairness, privacy and transparency report with the
+    segment card; the metrics and artifacts and the model (the phases ``analyses``,
+    ``report`` and ``log`` of ``clock``).
 
     The figures are sketched as soon as what they show is known, and drawn beside the run
     meanwhile (:mod:`segbench.reporting.drawing`); the ``log`` phase ends by logging them.
@@ -297,7 +314,7 @@ def describe(
             seed=settings.seed,
             silhouette_sample_size=facts.silhouette_sample_size,
         )
-    analyses = run_analyses(run, settings.analysis, facts, fitted)
+    analyses = run_analyses(run, settings.analysis, facts, fitted, early)
     metrics.update(analyses.metrics)
     clock.mark("report")
     report = audit_segmentation(
@@ -379,21 +396,23 @@ def run_experiment(
             log_dataset(run, data, *dataset_source(settings))
             clock.mark("features")
             pipeline, features = build_features(settings, data)
-            seg, metrics, notes, features, pipeline, values = segment(
-                settings, data, features, pipeline, run, clock
-            )
-            clock.mark("profile")
-            profiles = segment_profiles(
-                seg.labels, features.profile, settings.privacy.min_cell_size
-            )
-            describe(
-                settings,
-                run,
-                Fitted(data, features, seg, pipeline, profiles),
-                metrics,
-                notes,
-                clock,
-            )
+            with early_analyses(settings, data, features) as early:
+                seg, metrics, notes, features, pipeline, values = segment(
+                    settings, data, features, pipeline, run, clock
+                )
+                clock.mark("profile")
+                profiles = segment_profiles(
+                    seg.labels, features.profile, settings.privacy.min_cell_size
+                )
+                describe(
+                    settings,
+                    run,
+                    Fitted(data, features, seg, pipeline, profiles),
+                    metrics,
+                    notes,
+                    clock,
+                    early,
+                )
             clock.stop()
             wall = clock.total
             times = clock.metrics()
@@ -431,6 +450,7 @@ __all__ = [
     "build_features",
     "dataset_source",
     "describe",
+    "early_analyses",
     "feature_spec",
     "name_run",
     "run_experiment",

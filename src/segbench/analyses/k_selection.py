@@ -73,11 +73,13 @@ def k_curve(
     seed: int = 0,
     n_init: int | None = 2,
     sensitive: Any = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Inertia, BIC and silhouette for each ``k`` (a copy of ``estimator`` per ``k``), on a
     seeded sample of at most ``sample_size`` rows of ``X``, with at most ``n_init`` restarts
     (module docstring). The fits run side by side, one thread each
-    (:func:`segbench.parallel.side_by_side.fit_side_by_side`). ``sensitive``: the
+    (:func:`segbench.parallel.side_by_side.fit_side_by_side`; ``workers``: how many, ``None``
+    the cores this process may use). ``sensitive``: the
     sensitive attributes of ``X``'s rows, for estimators that require them. The frame's
     ``attrs`` hold the sample's size (``customers``) and the restarts per fit (``n_init``,
     when the estimator has it).
@@ -105,7 +107,7 @@ def k_curve(
 
     ks = range(k_min, k_max + 1)
     # the largest k first: the costliest fits start first, so both cores end together
-    fits = fit_side_by_side(fit, ks[::-1])[::-1]
+    fits = fit_side_by_side(fit, ks[::-1], workers)[::-1]
     rows, labelings = [], {}
     for k, (labels, inertia, bic) in zip(ks, fits, strict=True):
         silhouette = np.nan

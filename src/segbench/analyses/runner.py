@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +48,9 @@ from segbench.data.disclosure import small_segments
 from segbench.data.model import CustomerData
 from segbench.errors import SegbenchError
 from segbench.features import FeatureMatrix, FeaturePipeline
+from segbench.parallel.side_by_side import Beside
 from segbench.reporting.drawing import Sketch
-from segbench.settings import AnalysisSettings
+from segbench.settings import AlgoSettings, AnalysisSettings
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class _Context:
     profiles: pd.DataFrame
     metrics: dict[str, float] = field(default_factory=dict)
     offers: dict[int, str] = field(default_factory=dict)
+    #: Analyses started before the fit (:func:`started_early`), by name.
+    early: dict[str, Beside] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from segbench.reporting.names import names_of
@@ -350,15 +354,20 @@ def _k_selection(ctx: _Context, s) -> None:
         raise _NotApplicable(
             f"{type(estimator).__name__} takes no number of segments, so there is no k to choose"
         )
-    curve = ks.k_curve(
-        estimator,
-        ctx.features.X,
-        s.k_min,
-        s.k_max,
-        sample_size=s.sample_size,
-        seed=ctx.seed,
-        n_init=s.n_init,
-        sensitive=ctx.sensitive(ctx.features.index),
+    early = ctx.early.get("k_selection")
+    curve = (
+        early.result()
+        if early is not None
+        else ks.k_curve(
+            estimator,
+            ctx.features.X,
+            s.k_min,
+            s.k_max,
+            sample_size=s.sample_size,
+            seed=ctx.seed,
+            n_init=s.n_init,
+            sensitive=ctx.sensitive(ctx.features.index),
+        )
     )
     ctx.metrics.update(ks.choices(curve))
     run_k = estimator.get_params(deep=False).get(ks.k_parameter(estimator))
@@ -380,16 +389,71 @@ ANALYSES: dict[str, Callable[[_Context, Any], None]] = {
 }
 
 
+@contextmanager
+def started_early(
+    settings: AnalysisSettings,
+    algo: AlgoSettings,
+    data: CustomerData,
+    features: FeatureMatrix,
+    seed: int,
+) -> Iterator[dict[str, Beside]]:
+    """Start, beside the fit, the analyses that read only the features and the configured
+    algorithm: the choice of k, whose fits would otherwise wait for the fit, its scoring and
+    stability (a forked process fits them one after another while the run fits and scores,
+    a core the run leaves idle meanwhile). Yields them by name for :func:`run_analyses`;
+    leaving the block stops any still at work. The results are those of the analysis run
+    later: each fit is a fresh copy of the configured estimator with its own seed.
+
+    Not for the subsample-then-assign mode (the fitted estimator is a wrapper) nor for a
+    tuned run (its refit's values are known only after the study): those compute it in turn.
+    """
+    early: dict[str, Beside] = {}
+    s = settings.k_selection
+    n = features.shape[0]
+    if s.enabled and (algo.subsample is None or n <= algo.subsample):
+        from segbench.algorithms import build_estimator
+        from segbench.analyses import k_selection as ks
+        from segbench.fairness.scoring import sensitive_frame
+
+        try:
+            estimator = build_estimator(algo, n)
+        except SegbenchError:  # the fit says so
+            estimator = None
+        if estimator is not None and ks.takes_k(estimator):
+            needs = getattr(estimator, "requires_sensitive", False)
+            sensitive = sensitive_frame(data, features.index) if needs else None
+            early["k_selection"] = Beside(
+                ks.k_curve, estimator, features.X, s.k_min, s.k_max, s.sample_size, seed,
+                s.n_init, sensitive, 1,
+            )  # fmt: skip
+    with ExitStack() as stack:
+        for started in early.values():
+            stack.enter_context(started)
+        yield early
+
+
 def run_analyses(
-    run: Any, settings: AnalysisSettings, facts: RunFacts, fitted: Fitted
+    run: Any,
+    settings: AnalysisSettings,
+    facts: RunFacts,
+    fitted: Fitted,
+    early: dict[str, Beside] | None = None,
 ) -> AnalysisResult:
     """Run the enabled analyses on the fitted run; log their artifacts and tags on ``run``.
+    ``early``: analyses already under way (:func:`started_early`), whose results are taken.
 
     Returns the analyses' metrics (the caller logs them with the run's other metrics) and the
     segment names and offers for the segment card (:meth:`AnalysisResult.extend_card`).
     """
     ctx = _Context(
-        run, facts, fitted.data, fitted.features, fitted.seg, fitted.pipeline, fitted.profiles
+        run,
+        facts,
+        fitted.data,
+        fitted.features,
+        fitted.seg,
+        fitted.pipeline,
+        fitted.profiles,
+        early=dict(early or {}),
     )
     with threadpool_limits(limits=settings.threads, user_api="openmp"):
         _run_all(ctx, settings)

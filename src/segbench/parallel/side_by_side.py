@@ -146,6 +146,56 @@ def _stop(child: tuple[int, int]) -> None:
         os.waitpid(pid, 0)
 
 
+class Beside:
+    """``work(*args)`` computed in a forked child while the caller goes on, one thread per
+    library (as :func:`fit_side_by_side`'s fits); :meth:`result` waits for it and returns it,
+    or raises its error. A context manager: leaving the block stops a child still at work.
+    Where fork is not available, or on one core, :meth:`result` computes it then.
+
+    >>> with Beside(sum, [1, 2, 3]) as later:
+    ...     mine = sum([4, 5])
+    ...     theirs = later.result()
+    >>> mine, theirs
+    (9, 6)
+    """
+
+    def __init__(self, work: Callable[..., Any], *args: Any) -> None:
+        self._call = (work, args)
+        self._child: tuple[int, int] | None = None
+        if can_fork() and cores() > 1:
+            queue = _queue(1)
+            try:
+                with threadpool_limits(limits=1):
+                    self._child = _start(_call_with, [self._call], queue)
+            finally:
+                os.close(queue)
+
+    def result(self) -> Any:
+        """The work's result (waits for the child), or its error raised here."""
+        if self._child is None:
+            return _call_with(self._call)
+        child, self._child = self._child, None
+        try:
+            ((_, value),) = _collect(child)
+        except BaseException:
+            _stop(child)
+            raise
+        return value
+
+    def __enter__(self) -> Beside:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._child is not None:
+            _stop(self._child)
+            self._child = None
+
+
+def _call_with(call: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
+    work, args = call
+    return work(*args)
+
+
 def _take_and_fit(fit: Callable[[T], R], items: Sequence[T], queue: int) -> Iterator[tuple[int, R]]:
     """``(number, fit(item))`` for each item this process takes from ``queue``."""
     while number := os.read(queue, _NUMBER.size):
@@ -177,4 +227,4 @@ def _fit_share(fit: Callable[[T], Any], items: Sequence[T], queue: int, write: i
         os._exit(status)
 
 
-__all__ = ["can_fork", "cores", "fit_side_by_side"]
+__all__ = ["Beside", "can_fork", "cores", "fit_side_by_side"]
