@@ -146,11 +146,17 @@ def _stop(child: tuple[int, int]) -> None:
         os.waitpid(pid, 0)
 
 
+#: Priority of a :class:`Beside` child (``nice``): it yields to the run's own threads (an
+#: OpenMP fit on both cores waits for a thread preempted by it), and takes a core they leave.
+NICENESS = 10
+
+
 class Beside:
     """``work(*args)`` computed in a forked child while the caller goes on, one thread per
-    library (as :func:`fit_side_by_side`'s fits); :meth:`result` waits for it and returns it,
-    or raises its error. A context manager: leaving the block stops a child still at work.
-    Where fork is not available, or on one core, :meth:`result` computes it then.
+    library (as :func:`fit_side_by_side`'s fits), at a lower priority (:data:`NICENESS`);
+    :meth:`result` waits for it and returns it, or raises its error. A context manager:
+    leaving the block stops a child still at work. Where fork is not available, or on one
+    core, :meth:`result` computes it then.
 
     >>> with Beside(sum, [1, 2, 3]) as later:
     ...     mine = sum([4, 5])
@@ -167,6 +173,8 @@ class Beside:
             try:
                 with threadpool_limits(limits=1):
                     self._child = _start(_call_with, [self._call], queue)
+                with contextlib.suppress(OSError):  # lower: it takes the core the run leaves
+                    os.setpriority(os.PRIO_PROCESS, self._child[0], NICENESS)
             finally:
                 os.close(queue)
 
