@@ -66,23 +66,28 @@ def test_a_failed_worker_leaves_the_embedding_to_the_run(tmp_path):
     assert run.stats == {"computed": 1, "cached": 0}
 
 
-def test_only_runs_embedding_texts_start_a_worker_and_it_is_stopped_at_the_end(tmp_path):
+@pytest.fixture
+def started(monkeypatch):
+    """The worker processes ``prefetching`` starts (real ones), in order."""
+    processes = []
+    real = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        processes.append(real(*args, **kwargs))
+        return processes[-1]
+
+    monkeypatch.setattr(prefetch.subprocess, "Popen", spy)
+    return processes
+
+
+def test_only_runs_embedding_texts_start_a_worker_and_it_is_stopped_at_the_end(tmp_path, started):
     assert not prefetch.wanted(settings(["features=rfm"]))
     assert not prefetch.wanted(settings(["features=rfm+text", "blocks.text.method=tfidf"]))
     assert not prefetch.wanted(settings(["features=text", "dataset.n_customers=1000000"]))
     run = settings([*SMALL, f"blocks.text.cache_dir={tmp_path}"])
     assert prefetch.wanted(run)
-    started = []
-    real = subprocess.Popen
-
-    def spy(*args, **kwargs):
-        started.append(real(*args, **kwargs))
-        return started[-1]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(prefetch.subprocess, "Popen", spy)
-        with pytest.raises(KeyboardInterrupt), prefetch.prefetching(run):
-            raise KeyboardInterrupt  # the run interrupted at once
+    with pytest.raises(KeyboardInterrupt), prefetch.prefetching(run):
+        raise KeyboardInterrupt  # the run interrupted at once
     (process,) = started
     assert process.poll() is not None  # stopped, not left running
     key = ("all-MiniLM-L6-v2", str(tmp_path.resolve()))
@@ -91,21 +96,12 @@ def test_only_runs_embedding_texts_start_a_worker_and_it_is_stopped_at_the_end(t
     assert key not in embeddings._PENDING  # and no run will wait for it
 
 
-def test_once_a_worker_has_filled_the_cache_later_runs_start_none(tmp_path):
+def test_once_a_worker_has_filled_the_cache_later_runs_start_none(tmp_path, started):
     run = settings([*SMALL, f"blocks.text.cache_dir={tmp_path}"])
-    started = []
-    real = subprocess.Popen
-
-    def spy(*args, **kwargs):
-        started.append(real(*args, **kwargs))
-        return started[-1]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(prefetch.subprocess, "Popen", spy)
-        with prefetch.prefetching(run):
-            assert started[0].wait(timeout=600) == 0
-        with prefetch.prefetching(run):  # the same job again: the cache holds its texts
-            pass
+    with prefetch.prefetching(run):
+        assert started[0].wait(timeout=600) == 0
+    with prefetch.prefetching(run):  # the same job again: the cache holds its texts
+        pass
     assert len(started) == 1
     block = build_block("text", run.blocks["text"])
     texts = block.distinct_texts(load_dataset(run.dataset))

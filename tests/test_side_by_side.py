@@ -100,7 +100,8 @@ def test_the_forked_fits_keep_the_callers_numpy_error_handling():
 
 
 @pytest.mark.parametrize("algo", ["kmeans", "gmm"])
-def test_the_choice_of_k_started_beside_the_fit_is_the_one_computed_after_it(algo):
+def test_the_choice_of_k_started_beside_the_fit_is_the_one_computed_after_it(algo, one_core):
+    # one_core: two cores until called (so the curve is forked on any machine)
     from segbench.analyses.runner import started_early
     from segbench.api import settings
     from segbench.datasets import load_dataset

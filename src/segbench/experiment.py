@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -195,19 +194,6 @@ def name_run(run: RunTracker, name: str) -> str:
     return unique
 
 
-@contextmanager
-def early_analyses(
-    settings: RunSettings, data: CustomerData, features: FeatureMatrix
-) -> Iterator[dict[str, Any]]:
-    """The analyses started beside the fit (:func:`segbench.analyses.runner.started_early`);
-    none for a tuned run, whose refit's values the study decides."""
-    if settings.tune.enabled:
-        yield {}
-        return
-    with started_early(settings.analysis, settings.algo, data, features, settings.seed) as early:
-        yield early
-
-
 def build_features(
     settings: RunSettings, data: CustomerData
 ) -> tuple[FeaturePipeline, FeatureMatrix]:
@@ -288,9 +274,9 @@ def describe(
     early: dict[str, Any] | None = None,
 ) -> None:
     """Analyse, report and log the fitted run: the analyses (``early``: those started before
-    the fit, :func:`early_analyses`); the fairness, privacy and transparency report with the
-    segment card; the metrics and artifacts and the model (the phases ``analyses``,
-    ``report`` and ``log`` of ``clock``).
+    the fit, :func:`segbench.analyses.runner.started_early`); the fairness, privacy and
+    transparency report with the segment card; the metrics and artifacts and the model (the
+    phases ``analyses``, ``report`` and ``log`` of ``clock``).
 
     The figures are sketched as soon as what they show is known, and drawn beside the run
     meanwhile (:mod:`segbench.reporting.drawing`); the ``log`` phase ends by logging them.
@@ -396,7 +382,14 @@ def run_experiment(
             log_dataset(run, data, *dataset_source(settings))
             clock.mark("features")
             pipeline, features = build_features(settings, data)
-            with early_analyses(settings, data, features) as early:
+            # the analyses that read only the features start beside the fit; not when
+            # tuning, where the study decides the refit's values
+            starting = (
+                nullcontext({})
+                if settings.tune.enabled
+                else started_early(settings.analysis, settings.algo, data, features, settings.seed)
+            )
+            with starting as early:
                 seg, metrics, notes, features, pipeline, values = segment(
                     settings, data, features, pipeline, run, clock
                 )
@@ -450,7 +443,6 @@ __all__ = [
     "build_features",
     "dataset_source",
     "describe",
-    "early_analyses",
     "feature_spec",
     "name_run",
     "run_experiment",

@@ -64,10 +64,12 @@ def prefetching(settings: RunSettings) -> Iterator[None]:
     if not wanted(settings):
         yield
         return
+    from segbench.features import build_block
     from segbench.features.embeddings import expect, forget, is_complete
 
     text = settings.blocks["text"]
-    model, cache_root = text.params.get("model", ""), text.params.get("cache_dir")
+    block = build_block("text", text)  # its model and cache folder, as the worker reads them
+    model, cache_root = block.model, block.cache_dir
     job = {"dataset": settings.dataset.dump(), "block": text.dump()}
     job["key"] = job_key(settings, job)
     if is_complete(model, cache_root, job["key"]):

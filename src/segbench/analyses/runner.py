@@ -423,9 +423,17 @@ def started_early(
             needs = getattr(estimator, "requires_sensitive", False)
             sensitive = sensitive_frame(data, features.index) if needs else None
             early["k_selection"] = Beside(
-                ks.k_curve, estimator, features.X, s.k_min, s.k_max, s.sample_size, seed,
-                s.n_init, sensitive, 1,
-            )  # fmt: skip
+                ks.k_curve,
+                estimator,
+                features.X,
+                s.k_min,
+                s.k_max,
+                sample_size=s.sample_size,
+                seed=seed,
+                n_init=s.n_init,
+                sensitive=sensitive,
+                workers=1,  # the forked process alone: the run fits on the other core
+            )
     with ExitStack() as stack:
         for started in early.values():
             stack.enter_context(started)

@@ -39,6 +39,7 @@ import signal
 import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from threadpoolctl import threadpool_limits
@@ -152,7 +153,7 @@ NICENESS = 10
 
 
 class Beside:
-    """``work(*args)`` computed in a forked child while the caller goes on, one thread per
+    """``work(*args, **kwargs)`` computed in a forked child while the caller goes on, one thread per
     library (as :func:`fit_side_by_side`'s fits), at a lower priority (:data:`NICENESS`);
     :meth:`result` waits for it and returns it, or raises its error. A context manager:
     leaving the block stops a child still at work. Where fork is not available, or on one
@@ -165,14 +166,14 @@ class Beside:
     (9, 6)
     """
 
-    def __init__(self, work: Callable[..., Any], *args: Any) -> None:
-        self._call = (work, args)
+    def __init__(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._call = partial(work, *args, **kwargs)
         self._child: tuple[int, int] | None = None
         if can_fork() and cores() > 1:
             queue = _queue(1)
             try:
                 with threadpool_limits(limits=1):
-                    self._child = _start(_call_with, [self._call], queue)
+                    self._child = _start(_call, [self._call], queue)
                 with contextlib.suppress(OSError):  # lower: it takes the core the run leaves
                     os.setpriority(os.PRIO_PROCESS, self._child[0], NICENESS)
             finally:
@@ -181,7 +182,7 @@ class Beside:
     def result(self) -> Any:
         """The work's result (waits for the child), or its error raised here."""
         if self._child is None:
-            return _call_with(self._call)
+            return self._call()
         child, self._child = self._child, None
         try:
             ((_, value),) = _collect(child)
@@ -199,9 +200,8 @@ class Beside:
             self._child = None
 
 
-def _call_with(call: tuple[Callable[..., Any], tuple[Any, ...]]) -> Any:
-    work, args = call
-    return work(*args)
+def _call(work: Callable[[], Any]) -> Any:
+    return work()
 
 
 def _take_and_fit(fit: Callable[[T], R], items: Sequence[T], queue: int) -> Iterator[tuple[int, R]]:

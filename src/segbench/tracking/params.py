@@ -198,7 +198,7 @@ def taken_names(client: Any, experiment_id: str, name: str, run_id: str) -> list
 
     Two queries of at most two runs each, whatever the experiment's history (MLflow reads a
     run whole, its params, metrics and tags: reading every run whose name starts with
-    ``name`` cost 2.5 ms a run, 2.5 s per new run after a thousand repeats).
+    ``name`` took 631 ms with 500 such runs of 40 params; these two queries, 19 ms).
     """
     from segbench.tracking.mlflow_run import retry_locked
 
